@@ -1,0 +1,321 @@
+//! The lifecycle engine: one request's session, from cookie to commit.
+
+use alloc::string::String;
+
+use crate::config::SessionConfig;
+use crate::cookie::{MAX_COOKIE_SIZE, cookie_values};
+use crate::error::{Error, Result};
+use crate::format::{self, VerifiedCookie};
+use crate::id::SessionId;
+use crate::session::Session;
+use crate::store::SessionStore;
+
+/// At most this many cookies with the session's name are verified per
+/// request (each costs one HMAC); more are ignored.
+pub const MAX_COOKIE_CANDIDATES: usize = 8;
+
+/// New ids tried when a store reports a collision before giving up.
+const CREATE_ATTEMPTS: usize = 3;
+
+/// What the commit did to the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Action {
+    /// Nothing: no store write, no cookie.
+    None,
+    /// A new session was written under a new id.
+    Created,
+    /// The existing session was overwritten.
+    Saved,
+    /// The data moved to a new id (`cycle_id`, or data written after `clear`).
+    Cycled,
+    /// The session was deleted and its cookie removed.
+    Deleted,
+    /// An untouched session's expiry was pushed back (sliding expiry).
+    Refreshed,
+}
+
+/// The result of [`Lifecycle::commit`]: what to add to the response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commit {
+    /// A `Set-Cookie` header value to **append** to the response (never
+    /// replace other `Set-Cookie` headers), or `None`.
+    pub set_cookie: Option<String>,
+    /// What happened in the store.
+    pub action: Action,
+    /// The store held a record for the cookie's id that did not decode; it
+    /// was treated as missing. Adapters log this.
+    pub corrupt_record: bool,
+}
+
+impl Commit {
+    fn new(set_cookie: Option<String>, action: Action, corrupt_record: bool) -> Self {
+        Commit {
+            set_cookie,
+            action,
+            corrupt_record,
+        }
+    }
+}
+
+/// One request's session, driven by an adapter:
+///
+/// 1. [`Lifecycle::start`] reads the `Cookie` headers: no valid cookie means
+///    a new, empty session, and no store call for it ever, unless data is
+///    written (no id is minted before that);
+/// 2. [`Lifecycle::load`] reads the store lazily, the first time the
+///    handler touches the session, and at most once;
+/// 3. [`Lifecycle::commit`] after the handler: changed → one save (or
+///    create, or cycle) with TTL and a `Set-Cookie`; cleared → one delete
+///    and a removal cookie; untouched → nothing, unless sliding expiry is
+///    due for a refresh (throttled: only when less than the refresh
+///    threshold is left).
+///
+/// ```
+/// use edge_session::{Action, Lifecycle, MemoryStore, SessionConfig};
+/// # edge_session::testing::block_on_ready(async {
+/// let config = SessionConfig::from_secret(&[9; 32])?;
+/// let store = MemoryStore::new();
+/// let now = 1_700_000_000;
+///
+/// // First request: no cookie; the handler writes.
+/// let mut lc = Lifecycle::start(&config, [], now);
+/// lc.load(&store).await?.insert("data", "session_data")?;
+/// let commit = lc.commit(&config, &store, now).await?;
+/// assert_eq!(commit.action, Action::Created);
+/// let set_cookie = commit.set_cookie.unwrap();
+///
+/// // Second request: the browser sends the cookie back.
+/// let cookie = set_cookie.split(';').next().unwrap();
+/// let mut lc = Lifecycle::start(&config, [cookie.as_bytes()], now + 1);
+/// assert_eq!(lc.load(&store).await?.get::<String>("data")?.as_deref(), Some("session_data"));
+/// let commit = lc.commit(&config, &store, now + 1).await?;
+/// assert_eq!((commit.action, commit.set_cookie), (Action::None, None));
+/// # Ok::<(), edge_session::Error>(())
+/// # })?;
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Lifecycle {
+    incoming: Option<VerifiedCookie>,
+    session: Option<Session>,
+    found: bool,
+    corrupt: bool,
+}
+
+impl Lifecycle {
+    /// Starts a request's session from its `Cookie` header values (all of
+    /// them: HTTP/2 may split cookies over several headers). The first
+    /// cookie with the configured name that verifies and has not expired
+    /// wins; anything else is ignored and the session starts empty. Costs
+    /// one HMAC per candidate cookie, at most [`MAX_COOKIE_CANDIDATES`].
+    pub fn start<'a>(
+        config: &SessionConfig,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        now: u64,
+    ) -> Self {
+        let name = config.cookie.name.as_str();
+        let incoming = cookie_headers
+            .into_iter()
+            .flat_map(|header| cookie_values(header, name))
+            .take(MAX_COOKIE_CANDIDATES)
+            .find_map(|value| format::verify(&config.keys, name, value, now));
+        Lifecycle {
+            incoming,
+            session: None,
+            found: false,
+            corrupt: false,
+        }
+    }
+
+    /// True if the request carried a valid, unexpired session cookie.
+    pub fn has_valid_cookie(&self) -> bool {
+        self.incoming.is_some()
+    }
+
+    /// The session id of the valid incoming cookie (keep it out of logs).
+    pub fn incoming_id(&self) -> Option<&SessionId> {
+        self.incoming.as_ref().map(|c| &c.id)
+    }
+
+    /// True once the session was loaded (or cleared without loading).
+    pub fn is_loaded(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// The session, loading it from `store` on the first call only. Without
+    /// a valid cookie no store call is made. A missing, expired or corrupt
+    /// record gives an empty session.
+    ///
+    /// # Errors
+    /// The store's error if it failed; nothing is cached then, so a later
+    /// call tries again.
+    pub async fn load<S: SessionStore>(&mut self, store: &S) -> Result<&mut Session> {
+        if self.session.is_none() {
+            let session = match &self.incoming {
+                None => Session::default(),
+                Some(cookie) => match store.load(&cookie.id).await {
+                    Ok(Some(record)) => {
+                        self.found = true;
+                        Session::from_record(record)
+                    }
+                    Ok(None) => Session::default(),
+                    Err(Error::CorruptRecord) => {
+                        self.corrupt = true;
+                        Session::default()
+                    }
+                    Err(e) => return Err(e),
+                },
+            };
+            self.session = Some(session);
+        }
+        Ok(self.session.get_or_insert_with(Session::default))
+    }
+
+    /// The session if it is loaded.
+    pub fn loaded(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// The session if it is loaded, mutably.
+    pub fn loaded_mut(&mut self) -> Option<&mut Session> {
+        self.session.as_mut()
+    }
+
+    /// Clears the session without reading it first (logout without a store
+    /// read): at commit the record is deleted and the cookie removed.
+    pub fn clear(&mut self) {
+        match &mut self.session {
+            Some(session) => session.clear(),
+            None => {
+                let mut session = Session::default();
+                session.clear();
+                self.session = Some(session);
+                self.found = self.incoming.is_some();
+            }
+        }
+    }
+
+    /// Writes what the handler did to the store and says which
+    /// `Set-Cookie`, if any, the response needs. At most one store write.
+    ///
+    /// # Errors
+    /// * [`Error::Store`] if the store failed: nothing was committed and the
+    ///   adapter should answer with an error (503), not pretend success;
+    /// * [`Error::CookieTooLarge`] if the cookie would exceed 4096 bytes
+    ///   (the cookie store with too much data);
+    /// * [`Error::Random`] / [`Error::IdCollision`] if no new id could be had.
+    pub async fn commit<S: SessionStore>(
+        self,
+        config: &SessionConfig,
+        store: &S,
+        now: u64,
+    ) -> Result<Commit> {
+        let corrupt = self.corrupt;
+        let expiry = config.expiry;
+        let ttl = expiry.ttl();
+        let refresh_due = |c: &VerifiedCookie| {
+            expiry.is_sliding() && c.expires.saturating_sub(now) < config.refresh_threshold()
+        };
+
+        let Some(session) = self.session else {
+            // Untouched by the handler.
+            if let Some(cookie) = self.incoming.as_ref().filter(|c| refresh_due(c))
+                && let Some(id) = store.touch(&cookie.id, ttl).await?
+            {
+                let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+                return Ok(Commit::new(Some(set_cookie), Action::Refreshed, corrupt));
+            }
+            return Ok(Commit::new(None, Action::None, corrupt));
+        };
+
+        // The live record this request owns, if any.
+        let existing = self.incoming.as_ref().filter(|_| self.found);
+
+        if session.is_empty() {
+            let logout = session.is_cleared() && self.incoming.is_some();
+            let emptied = session.is_changed() && existing.is_some();
+            if let (true, Some(cookie)) = (logout || emptied, &self.incoming) {
+                store.delete(&cookie.id).await?;
+                return Ok(Commit::new(
+                    Some(config.cookie.removal()),
+                    Action::Deleted,
+                    corrupt,
+                ));
+            }
+            return Ok(Commit::new(None, Action::None, corrupt));
+        }
+
+        if !session.is_changed() {
+            if let Some(cookie) = existing.filter(|c| refresh_due(c)) {
+                let id = store.save(&cookie.id, session.record(), ttl).await?;
+                let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+                return Ok(Commit::new(Some(set_cookie), Action::Refreshed, corrupt));
+            }
+            return Ok(Commit::new(None, Action::None, corrupt));
+        }
+
+        let new_id = session.is_cleared() || session.is_cycle_requested();
+        let expires = match (expiry, existing) {
+            // An absolute deadline survives ordinary writes.
+            (crate::Expiry::Absolute(_), Some(cookie)) if !new_id => cookie.expires,
+            _ => now.saturating_add(ttl),
+        };
+        let ttl = expires.saturating_sub(now).max(1);
+        let record = session.record();
+        let (id, action) = match existing {
+            Some(cookie) if !new_id => (store.save(&cookie.id, record, ttl).await?, Action::Saved),
+            Some(cookie) => {
+                let mut attempt = 0;
+                loop {
+                    let candidate = SessionId::generate(config.rng)?;
+                    if let Some(id) = store.cycle(&cookie.id, candidate, record, ttl).await? {
+                        break (id, Action::Cycled);
+                    }
+                    attempt += 1;
+                    if attempt == CREATE_ATTEMPTS {
+                        return Err(Error::IdCollision);
+                    }
+                }
+            }
+            None => {
+                let mut attempt = 0;
+                loop {
+                    let candidate = SessionId::generate(config.rng)?;
+                    if let Some(id) = store.create(candidate, record, ttl).await? {
+                        break (id, Action::Created);
+                    }
+                    attempt += 1;
+                    if attempt == CREATE_ATTEMPTS {
+                        return Err(Error::IdCollision);
+                    }
+                }
+            }
+        };
+        let set_cookie = issue(config, &id, expires, now)?;
+        Ok(Commit::new(Some(set_cookie), action, corrupt))
+    }
+}
+
+/// Signs `id` until `expires` and builds its `Set-Cookie`.
+fn issue(config: &SessionConfig, id: &SessionId, expires: u64, now: u64) -> Result<String> {
+    let name = config.cookie.name.as_str();
+    let max_age = config
+        .expiry
+        .is_persistent()
+        .then(|| expires.saturating_sub(now));
+    let mut pair_len = 0;
+    let set_cookie = config
+        .cookie
+        .set_cookie_with(format::encoded_len(id), max_age, now, |out| {
+            format::encode_into(out, &config.keys, name, id, expires);
+            pair_len = out.len();
+        });
+    if pair_len > MAX_COOKIE_SIZE {
+        return Err(Error::CookieTooLarge {
+            size: pair_len,
+            limit: MAX_COOKIE_SIZE,
+        });
+    }
+    Ok(set_cookie)
+}

@@ -1,0 +1,55 @@
+//! Signed, server-side sessions for Rust web code, from one `no_std` core
+//! that runs on Cloudflare Workers (wasm32) and on native servers.
+//!
+//! The browser holds only a signed cookie carrying the session id and its
+//! expiry; the data lives in a store with a TTL. This crate is the core:
+//! keys and signing ([`Key`], [`KeyRing`]), ids ([`SessionId`]), cookies
+//! ([`cookie`], [`format`]), the session ([`Session`]), the store trait
+//! ([`SessionStore`]) with a [`MemoryStore`] and a [`CookieStore`], and
+//! the lifecycle engine ([`Lifecycle`]) every adapter drives, so sessions
+//! behave the same everywhere. It does no I/O and reads no clock: adapters
+//! pass `now` (unix seconds) in.
+//!
+//! # Features
+//! * `std` (default): [`MemoryStore`]. Without it the crate is `no_std` +
+//!   `alloc`.
+//! * `getrandom` (default): session ids from the system CSPRNG (on
+//!   `wasm32-unknown-unknown`, the browser's / Workers' `crypto`), and
+//!   [`Key::generate`]. Without it, give a random source with
+//!   [`SessionConfig::with_rng`].
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod config;
+pub mod cookie;
+pub mod cookie_store;
+pub mod engine;
+pub mod error;
+pub mod format;
+pub mod id;
+pub mod key;
+#[cfg(feature = "std")]
+pub mod memory;
+pub mod session;
+pub mod store;
+pub mod testing;
+
+pub use config::{DEFAULT_TTL, Expiry, SessionConfig};
+pub use cookie::{CookieConfig, SameSite};
+pub use cookie_store::CookieStore;
+pub use engine::{Action, Commit, Lifecycle};
+pub use error::{BoxError, Error, Result};
+pub use id::SessionId;
+pub use key::{Key, KeyRing, MIN_KEY_LEN};
+#[cfg(feature = "std")]
+pub use memory::MemoryStore;
+pub use session::Session;
+pub use store::{MaybeSend, MaybeSync, Record, SessionStore};
+
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -1,0 +1,159 @@
+//! The session's data and its change tracking.
+
+use alloc::string::String;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::Result;
+use crate::store::Record;
+
+/// A session's data: a JSON object, with typed access through serde.
+///
+/// It remembers whether it changed, so the lifecycle writes the store only
+/// when it must: inserting a value equal to the current one, removing a
+/// missing key, or clearing an empty session is not a change.
+///
+/// ```
+/// use edge_session::Session;
+/// let mut session = Session::default();
+/// session.insert("user", 42)?;
+/// assert_eq!(session.get::<u32>("user")?, Some(42));
+/// assert!(session.is_changed());
+///
+/// let mut loaded = Session::from_record(session.into_record());
+/// loaded.insert("user", 42)?; // same value: not a change
+/// assert!(!loaded.is_changed());
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Session {
+    data: Record,
+    changed: bool,
+    cleared: bool,
+    cycle: bool,
+}
+
+impl Session {
+    /// A session holding `record`, as loaded from a store (not changed).
+    pub fn from_record(record: Record) -> Self {
+        Session {
+            data: record,
+            ..Session::default()
+        }
+    }
+
+    /// The value under `key`, deserialized as `T`; `None` if absent.
+    ///
+    /// # Errors
+    /// [`Error::Json`](crate::Error::Json) if the stored value is not a `T`.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.data.get(key) {
+            Some(value) => Ok(Some(T::deserialize(value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The raw JSON value under `key`.
+    pub fn get_value(&self, key: &str) -> Option<&Value> {
+        self.data.get(key)
+    }
+
+    /// Stores `value` under `key` and returns the previous value. Marks the
+    /// session changed only if the new value differs from the old one.
+    ///
+    /// # Errors
+    /// [`Error::Json`](crate::Error::Json) if `value` does not serialize to JSON
+    /// (for example a map with non-string keys); the session is unchanged then.
+    pub fn insert<T: Serialize>(&mut self, key: &str, value: T) -> Result<Option<Value>> {
+        let value = serde_json::to_value(value)?;
+        Ok(self.insert_value(key, value))
+    }
+
+    /// Stores a raw JSON value; see [`Session::insert`].
+    pub fn insert_value(&mut self, key: &str, value: Value) -> Option<Value> {
+        if self.data.get(key) == Some(&value) {
+            return Some(value);
+        }
+        self.changed = true;
+        self.data.insert(String::from(key), value)
+    }
+
+    /// Removes `key` and returns its value. A change only if it was present.
+    pub fn remove_value(&mut self, key: &str) -> Option<Value> {
+        let old = self.data.remove(key);
+        if old.is_some() {
+            self.changed = true;
+        }
+        old
+    }
+
+    /// Removes `key` and returns its value deserialized as `T`.
+    ///
+    /// # Errors
+    /// [`Error::Json`](crate::Error::Json) if the value was not a `T` (it is
+    /// removed all the same).
+    pub fn remove<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>> {
+        match self.remove_value(key) {
+            Some(value) => Ok(Some(serde_json::from_value(value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Empties the session and marks it for deletion: at commit, the record
+    /// is deleted from the store and the cookie removed (logout). Data
+    /// inserted after `clear` goes to a brand-new session id.
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.changed = true;
+        self.cleared = true;
+    }
+
+    /// Gives the session a new id at commit, keeping its data: call it when
+    /// the user logs in, against session fixation (OWASP ASVS 3.2.1).
+    pub fn cycle_id(&mut self) {
+        self.cycle = true;
+        self.changed = true;
+    }
+
+    /// True if the data changed (or a clear or an id cycle was asked for).
+    pub fn is_changed(&self) -> bool {
+        self.changed
+    }
+
+    /// True once [`Session::clear`] was called.
+    pub fn is_cleared(&self) -> bool {
+        self.cleared
+    }
+
+    /// True once [`Session::cycle_id`] was called.
+    pub fn is_cycle_requested(&self) -> bool {
+        self.cycle
+    }
+
+    /// True if the session holds no data.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The number of keys.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True if `key` is present.
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.data.contains_key(key)
+    }
+
+    /// The data, read-only (for example to render it as JSON).
+    pub fn record(&self) -> &Record {
+        &self.data
+    }
+
+    /// Takes the data out.
+    pub fn into_record(self) -> Record {
+        self.data
+    }
+}

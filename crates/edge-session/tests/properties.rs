@@ -1,0 +1,105 @@
+//! Property tests of the signed cookie format (native only: proptest).
+#![cfg(not(target_arch = "wasm32"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    missing_docs
+)]
+
+use edge_session::cookie::cookie_values;
+use edge_session::{Key, KeyRing, Lifecycle, SessionConfig, SessionId, format};
+use proptest::prelude::*;
+
+fn key() -> impl Strategy<Value = Key> {
+    proptest::collection::vec(any::<u8>(), 32..80).prop_map(|b| Key::from_bytes(&b))
+}
+
+fn id() -> impl Strategy<Value = SessionId> {
+    "[A-Za-z0-9_-]{1,64}".prop_map(|s| SessionId::parse(&s).unwrap())
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_-]{1,20}"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn sign_verify_round_trip(key in key(), name in name(), id in id(), expires in 1u64..u64::MAX) {
+        let ring = KeyRing::new(key);
+        let value = format::encode(&ring, &name, &id, expires);
+        let verified = format::verify(&ring, &name, value.as_bytes(), expires - 1).unwrap();
+        prop_assert_eq!(verified.id, id);
+        prop_assert_eq!(verified.expires, expires);
+        prop_assert!(format::verify(&ring, &name, value.as_bytes(), expires).is_none());
+    }
+
+    #[test]
+    fn any_byte_change_is_rejected(
+        key in key(), id in id(), expires in 1_000u64..u64::MAX,
+        pos in any::<prop::sample::Index>(), new_byte in any::<u8>(),
+    ) {
+        let ring = KeyRing::new(key);
+        let value = format::encode(&ring, "session", &id, expires).into_bytes();
+        let i = pos.index(value.len());
+        prop_assume!(value[i] != new_byte);
+        let mut changed = value.clone();
+        changed[i] = new_byte;
+        prop_assert!(format::verify(&ring, "session", &changed, 0).is_none(),
+            "accepted after changing byte {} of {:?}", i, String::from_utf8_lossy(&value));
+    }
+
+    #[test]
+    fn truncation_and_extension_are_rejected(key in key(), id in id(), cut in 1usize..20, extra in "[A-Za-z0-9._-]{1,8}") {
+        let ring = KeyRing::new(key);
+        let value = format::encode(&ring, "session", &id, u64::MAX);
+        let cut = cut.min(value.len());
+        prop_assert!(format::verify(&ring, "session", &value.as_bytes()[..value.len() - cut], 0).is_none());
+        let longer = format!("{value}{extra}");
+        prop_assert!(format::verify(&ring, "session", longer.as_bytes(), 0).is_none());
+    }
+
+    #[test]
+    fn rotated_out_key_fails_older_key_in_ring_verifies(
+        old in key(), new in key(), id in id(), name in name(),
+    ) {
+        prop_assume!(old != new);
+        let old_value = format::encode(&KeyRing::new(old.clone()), &name, &id, u64::MAX);
+        let ring = KeyRing::new(new.clone()).with_previous(old);
+        prop_assert!(format::verify(&ring, &name, old_value.as_bytes(), 0).is_some());
+        let retired = KeyRing::new(new);
+        prop_assert!(format::verify(&retired, &name, old_value.as_bytes(), 0).is_none());
+    }
+
+    #[test]
+    fn the_name_is_bound(key in key(), id in id(), a in name(), b in name()) {
+        prop_assume!(a != b);
+        let ring = KeyRing::new(key);
+        let value = format::encode(&ring, &a, &id, u64::MAX);
+        prop_assert!(format::verify(&ring, &b, value.as_bytes(), 0).is_none());
+    }
+
+    #[test]
+    fn arbitrary_cookie_headers_never_panic(header in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let config = SessionConfig::from_secret(&[1; 32]).unwrap();
+        let lc = Lifecycle::start(&config, [header.as_slice()], 0);
+        prop_assert!(!lc.has_valid_cookie());
+        for v in cookie_values(&header, "session") {
+            prop_assert!(v.len() <= header.len());
+        }
+    }
+
+    #[test]
+    fn a_valid_cookie_survives_any_surrounding_cookies(
+        before in "([a-z]{1,5}=[a-z0-9]{0,5}; ){0,4}", after in "(; [a-z]{1,5}=[a-z0-9]{0,5}){0,4}",
+    ) {
+        let config = SessionConfig::from_secret(&[1; 32]).unwrap();
+        let id = SessionId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap();
+        let value = format::encode(config.keys(), "session", &id, u64::MAX);
+        let header = format!("{before}session={value}{after}");
+        let lc = Lifecycle::start(&config, [header.as_bytes()], 0);
+        prop_assert_eq!(lc.incoming_id(), Some(&id));
+    }
+}
