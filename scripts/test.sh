@@ -76,14 +76,21 @@ install_tools() {
     fi
     echo "wasm-bindgen $(wasm-bindgen --version 2>/dev/null | awk '{print $2}') (Cargo.lock: $want)"
 
-    say "install: chromium + chromedriver"
-    if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    say "install: Debian packages (chromium, chromedriver, redis-server)"
+    local missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v redis-cli >/dev/null || missing+=(redis-tools)
+    if [ "${#missing[@]}" -gt 0 ]; then
         if [ "$(id -u)" -eq 0 ]; then APT=(apt-get); else APT=(sudo apt-get); fi
+        echo "installing: ${missing[*]}"
         "${APT[@]}" update -qq &&
-            DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y -qq chromium chromium-driver >/dev/null || ok=1
+            DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y -qq "${missing[@]}" >/dev/null || ok=1
     fi
     chromium --version 2>/dev/null || ok=1
     chromedriver --version 2>/dev/null || ok=1
+    redis-server --version 2>/dev/null || ok=1
 
     say "install: cargo-fuzz"
     command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked || ok=1
@@ -99,7 +106,7 @@ fi
 # ---------------------------------------------------------------- suites
 suite "cargo fmt --check" cargo fmt --all --check
 
-suite "clippy (native)" cargo clippy --workspace --all-targets --locked -- -D warnings
+suite "clippy (native, all features)" cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 suite "clippy (wasm32)" cargo clippy -p edge-session --all-targets --locked \
     --target wasm32-unknown-unknown -- -D warnings
@@ -110,10 +117,16 @@ suite "clippy (no_std, thumbv7em)" cargo clippy -p edge-session --no-default-fea
 suite "docs (broken links denied)" env RUSTDOCFLAGS="-D warnings" \
     cargo doc --workspace --no-deps --locked
 
-suite "native tests (unit, integration, proptest, doctests incl. README)" \
-    cargo test --workspace --locked
-require_in_log "native tests (unit, integration, proptest, doctests incl. README)" \
-    'test result: ok\. [1-9][0-9]* passed'
+suite "build binaries (native-demo, bare-redis-server)" cargo build --workspace --bins --locked
+
+NATIVE="native tests: core, tower + axum, e2e over native-demo, redis-server, Redis Cluster, Chromium"
+suite "$NATIVE" env CHROMEDRIVER="$(command -v chromedriver)" cargo test --workspace --locked
+require_in_log "$NATIVE" 'test result: ok\. [1-9][0-9]* passed'
+for t in readme_cookie_format_vectors sign_verify_round_trip axum_router_flow \
+    redis_down_gives_503_and_recovers_without_restart redis_cluster_store_conformance \
+    chromium_keeps_and_drops_the_session_cookie memory_concurrency_200_clients; do
+    require_in_log "$NATIVE" "^test $t \.\.\. ok"
+done
 
 suite "no_std build: wasm32-unknown-unknown" cargo build -p edge-session --no-default-features \
     --target wasm32-unknown-unknown --locked

@@ -3,7 +3,7 @@
 //!
 //! `cargo bench -p edge-session --bench engine` runs criterion, then prints
 //! a summary table with the ratios from criterion's own estimates.
-#![allow(missing_docs, clippy::unwrap_used, clippy::std_instead_of_core)]
+#![allow(missing_docs, clippy::unwrap_used)]
 
 #[cfg(target_arch = "wasm32")]
 fn main() {}

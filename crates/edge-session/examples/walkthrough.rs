@@ -1,7 +1,6 @@
 //! One browser walks through the starlette-session routes against the
 //! in-memory store; every request prints its cookie, the store calls and the
 //! response. `cargo run -p edge-session --example walkthrough`
-#![allow(clippy::std_instead_of_core, clippy::std_instead_of_alloc)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -49,6 +49,9 @@ pub enum Error {
     /// A new session id collided with an existing one several times in a
     /// row: the random source is broken.
     IdCollision,
+    /// The session was used after its response had been committed (a handle
+    /// kept past the request, e.g. in a spawned task): the change is lost.
+    Finished,
     /// The store failed (unreachable, refused the write, rate limited...).
     /// Adapters answer 503 by default; the source says what the backend said.
     Store(BoxError),
@@ -97,6 +100,9 @@ impl fmt::Display for Error {
             Error::CorruptRecord => f.write_str("a session record in the store did not decode"),
             Error::IdCollision => f.write_str(
                 "new session ids kept colliding with existing ones; check the random source",
+            ),
+            Error::Finished => f.write_str(
+                "the session was already committed with its response; use it only while handling the request",
             ),
             Error::Store(e) => write!(f, "session store failed: {e}"),
         }

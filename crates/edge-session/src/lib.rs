@@ -18,6 +18,11 @@
 //!   [`Key::generate`]. Without it, give a random source with
 //!   [`SessionConfig::with_rng`].
 #![no_std]
+#![deny(
+    clippy::std_instead_of_core,
+    clippy::std_instead_of_alloc,
+    clippy::alloc_instead_of_core
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 extern crate alloc;

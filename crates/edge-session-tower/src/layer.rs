@@ -1,0 +1,298 @@
+//! The tower `Layer` and `Service`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use edge_session::{Error, Expiry, Lifecycle, SameSite, SessionConfig, SessionStore};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
+use http::{HeaderValue, Request, Response, StatusCode};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::handle::{Loader, Session, StoreLoader};
+
+/// Adds sessions to a tower service.
+///
+/// Secure by default (the defaults of [`SessionConfig`]: `Secure`,
+/// `HttpOnly`, `SameSite=Lax`, `Path=/`, 14-day sliding expiry); every
+/// setting has a `with_*` method.
+///
+/// ```
+/// use edge_session::{Expiry, MemoryStore, SessionConfig};
+/// use edge_session_tower::SessionLayer;
+///
+/// let config = SessionConfig::from_secret(b"a secret of at least thirty-two bytes")?;
+/// let layer = SessionLayer::try_new(MemoryStore::new(), config)?
+///     .with_cookie_name("__Host-session")
+///     .with_expiry(Expiry::OnInactivity(3600));
+/// layer.validate()?;
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+#[must_use]
+pub struct SessionLayer<S> {
+    inner: Arc<Inner<S>>,
+}
+
+struct Inner<S> {
+    store: Arc<S>,
+    loader: Arc<dyn Loader>,
+    config: SessionConfig,
+    load_error_passthrough: bool,
+}
+
+impl<S> Clone for SessionLayer<S> {
+    fn clone(&self) -> Self {
+        SessionLayer {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for SessionLayer<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionLayer")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SessionStore + Send + Sync + 'static> SessionLayer<S> {
+    /// A layer over `store` with `config`, checked with
+    /// [`SessionConfig::validate`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting to change.
+    pub fn try_new(store: S, config: SessionConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let store = Arc::new(store);
+        Ok(SessionLayer {
+            inner: Arc::new(Inner {
+                loader: Arc::new(StoreLoader(store.clone())),
+                store,
+                config,
+                load_error_passthrough: false,
+            }),
+        })
+    }
+
+    /// Checks the configuration after `with_*` changes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting to change.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.inner.config.validate()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    fn map_inner(self, f: impl FnOnce(&mut Inner<S>)) -> Self {
+        let mut inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            Err(shared) => Inner {
+                store: shared.store.clone(),
+                loader: shared.loader.clone(),
+                config: shared.config.clone(),
+                load_error_passthrough: shared.load_error_passthrough,
+            },
+        };
+        f(&mut inner);
+        SessionLayer {
+            inner: Arc::new(inner),
+        }
+    }
+
+    fn map_config(self, f: impl FnOnce(SessionConfig) -> SessionConfig) -> Self {
+        self.map_inner(|inner| inner.config = f(inner.config.clone()))
+    }
+
+    /// See [`SessionConfig::with_cookie_name`].
+    pub fn with_cookie_name(self, name: impl Into<String>) -> Self {
+        self.map_config(|c| c.with_cookie_name(name))
+    }
+
+    /// See [`SessionConfig::with_path`].
+    pub fn with_path(self, path: impl Into<String>) -> Self {
+        self.map_config(|c| c.with_path(path))
+    }
+
+    /// See [`SessionConfig::with_domain`].
+    pub fn with_domain(self, domain: Option<String>) -> Self {
+        self.map_config(|c| c.with_domain(domain))
+    }
+
+    /// See [`SessionConfig::with_secure`]; `false` only for local development.
+    pub fn with_secure(self, secure: bool) -> Self {
+        self.map_config(|c| c.with_secure(secure))
+    }
+
+    /// See [`SessionConfig::with_http_only`].
+    pub fn with_http_only(self, http_only: bool) -> Self {
+        self.map_config(|c| c.with_http_only(http_only))
+    }
+
+    /// See [`SessionConfig::with_same_site`].
+    pub fn with_same_site(self, same_site: Option<SameSite>) -> Self {
+        self.map_config(|c| c.with_same_site(same_site))
+    }
+
+    /// See [`SessionConfig::with_expiry`].
+    pub fn with_expiry(self, expiry: Expiry) -> Self {
+        self.map_config(|c| c.with_expiry(expiry))
+    }
+
+    /// When loading fails because of the store, the layer answers 503
+    /// whatever the handler returned (default). With `true` the handler's
+    /// response stands: it received the error and decided. Commit failures
+    /// always answer 503.
+    pub fn with_load_error_passthrough(self, passthrough: bool) -> Self {
+        self.map_inner(|inner| inner.load_error_passthrough = passthrough)
+    }
+}
+
+impl<I, S> Layer<I> for SessionLayer<S> {
+    type Service = SessionService<I, S>;
+
+    fn layer(&self, inner: I) -> Self::Service {
+        SessionService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`SessionLayer`].
+pub struct SessionService<I, S> {
+    inner: I,
+    layer: SessionLayer<S>,
+}
+
+impl<I: Clone, S> Clone for SessionService<I, S> {
+    fn clone(&self) -> Self {
+        SessionService {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<I: fmt::Debug, S> fmt::Debug for SessionService<I, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl<I, S, ReqB, ResB> Service<Request<ReqB>> for SessionService<I, S>
+where
+    I: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
+    I::Future: Send + 'static,
+    S: SessionStore + Send + Sync + 'static,
+    ReqB: Send + 'static,
+    ResB: From<&'static str> + Send + 'static,
+{
+    type Response = Response<ResB>;
+    type Error = I::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<ResB>, I::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
+        // Use the service that was driven to readiness; leave a clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.inner.clone();
+
+        let lifecycle = Lifecycle::start(
+            &layer.config,
+            req.headers()
+                .get_all(COOKIE)
+                .iter()
+                .map(HeaderValue::as_bytes),
+            now(),
+        );
+        let session = Session::new(lifecycle, layer.loader.clone());
+        req.extensions_mut().insert(session.clone());
+
+        Box::pin(async move {
+            let mut response = inner.call(req).await?;
+            let lifecycle = session.finish().await;
+            if session.store_failed() && !layer.load_error_passthrough {
+                return Ok(error_response(StatusCode::SERVICE_UNAVAILABLE));
+            }
+            let Some(lifecycle) = lifecycle else {
+                return Ok(response);
+            };
+            // Fast path: no cookie came in and the handler never touched the
+            // session, so there is nothing to commit.
+            if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
+                return Ok(response);
+            }
+            match lifecycle.commit(&layer.config, &*layer.store, now()).await {
+                Ok(commit) => {
+                    if commit.corrupt_record {
+                        tracing::warn!(
+                            "a session record did not decode; it was treated as missing"
+                        );
+                    }
+                    if let Some(set_cookie) = commit.set_cookie {
+                        match HeaderValue::try_from(set_cookie) {
+                            Ok(value) => {
+                                // Append: never replace the handler's own cookies.
+                                response.headers_mut().append(SET_COOKIE, value);
+                            }
+                            Err(_) => {
+                                tracing::error!("the session cookie is not a valid header value");
+                                return Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR));
+                            }
+                        }
+                    }
+                    Ok(response)
+                }
+                Err(e) if e.is_store() => {
+                    tracing::error!(error = %e, "session store failed on commit");
+                    Ok(error_response(StatusCode::SERVICE_UNAVAILABLE))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "session commit failed");
+                    Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR))
+                }
+            }
+        })
+    }
+}
+
+fn error_response<B: From<&'static str>>(status: StatusCode) -> Response<B> {
+    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
+        "session store unavailable; try again shortly\n"
+    } else {
+        "session error\n"
+    };
+    let mut response = Response::new(B::from(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}

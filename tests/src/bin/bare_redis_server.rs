@@ -1,0 +1,89 @@
+//! The load benchmark's baseline: a bare hyper 1.x server that does exactly
+//! one Redis command per request and nothing else (no cookies, no signing):
+//! `GET /view_session` -> one `GET`, `GET /setup_session` -> one `SET ... EX`.
+//!
+//! `bare-redis-server --listen 127.0.0.1:PORT --redis redis://127.0.0.1:PORT`
+#![allow(clippy::unwrap_used)]
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use redis::aio::ConnectionManager;
+use tokio::net::TcpListener;
+
+const KEY: &str = "session:bare-benchmark-baseline";
+const VALUE: &str = r#"{"data":"session_data"}"#;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut listen, mut redis_url) = (String::from("127.0.0.1:8001"), None);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--listen" => listen = args.next().unwrap(),
+            "--redis" => redis_url = args.next(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let client = redis::Client::open(redis_url.expect("--redis URL")).unwrap();
+    let conn = ConnectionManager::new(client).await.unwrap();
+    let listener = TcpListener::bind(&listen).await.unwrap();
+    println!(
+        "bare-redis-server listening on http://{}",
+        listener.local_addr().unwrap()
+    );
+    loop {
+        let (stream, _) = listener.accept().await.unwrap();
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let mut conn = conn.clone();
+                async move { Ok::<_, Infallible>(handle(&mut conn, req.uri().path()).await) }
+            });
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes>> {
+    let result: redis::RedisResult<String> = match path {
+        "/view_session" => redis::cmd("GET")
+            .arg(KEY)
+            .query_async::<Option<String>>(conn)
+            .await
+            .map(|v| v.unwrap_or_else(|| String::from("{}"))),
+        "/setup_session" => redis::cmd("SET")
+            .arg(KEY)
+            .arg(VALUE)
+            .arg("EX")
+            .arg(1_209_600)
+            .query_async::<()>(conn)
+            .await
+            .map(|()| String::from(VALUE)),
+        _ => {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"not found\n")));
+            *r.status_mut() = StatusCode::NOT_FOUND;
+            return r;
+        }
+    };
+    match result {
+        Ok(data) => {
+            let mut r = Response::new(Full::new(Bytes::from(format!("{{\"session\":{data}}}"))));
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            r
+        }
+        Err(_) => {
+            let mut r = Response::new(Full::new(Bytes::from_static(b"redis error\n")));
+            *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            r
+        }
+    }
+}

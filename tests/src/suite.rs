@@ -1,0 +1,369 @@
+//! The black-box HTTP suite every demo must pass (the native demo over each
+//! store now; the worker demo reuses it). It speaks only HTTP to the
+//! starlette-session routes; checks of a particular store live beside the
+//! tests that start that store.
+
+use std::collections::HashSet;
+
+use edge_session::{Key, KeyRing, SessionId, format};
+use serde_json::{Value, json};
+
+use crate::SECRET;
+use crate::http::{Client, Jar, Reply, SetCookie};
+
+/// What is under test.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// A client for the demo.
+    pub client: Client,
+    /// The session cookie's name.
+    pub cookie_name: String,
+    /// The secret the demo signs with.
+    pub secret: Vec<u8>,
+    /// The session lifetime the demo uses (Max-Age of new cookies).
+    pub ttl: u64,
+}
+
+impl Target {
+    /// The demos' defaults: cookie `session`, the test secret, 14 days.
+    pub fn new(client: Client) -> Self {
+        Target {
+            client,
+            cookie_name: "session".into(),
+            secret: SECRET.to_vec(),
+            ttl: edge_session::DEFAULT_TTL,
+        }
+    }
+
+    fn keys(&self) -> KeyRing {
+        KeyRing::new(Key::from_bytes(&self.secret))
+    }
+
+    /// Verifies a cookie value the demo issued; returns its id.
+    pub fn verify(&self, value: &str) -> SessionId {
+        let now = now();
+        let v = format::verify(&self.keys(), &self.cookie_name, value.as_bytes(), now)
+            .unwrap_or_else(|| {
+                panic!("the demo's cookie does not verify with the test secret: {value}")
+            });
+        assert!(v.expires > now, "cookie already expired");
+        v.id
+    }
+
+    /// A cookie signed with the demo's secret for `id`, expiring at `expires`.
+    pub fn forge(&self, id: &str, expires: u64) -> String {
+        let id = SessionId::parse(id).unwrap();
+        format!(
+            "{}={}",
+            self.cookie_name,
+            format::encode(&self.keys(), &self.cookie_name, &id, expires)
+        )
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn assert_ok_json(reply: &Reply, what: &str) {
+    assert_eq!(
+        reply.status,
+        200,
+        "{what}: status {} body {:?}",
+        reply.status,
+        reply.text()
+    );
+    let ct = reply
+        .headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap_or(""))
+        .unwrap_or("");
+    assert!(
+        ct.starts_with("application/json"),
+        "{what}: content-type {ct:?}"
+    );
+}
+
+/// Checks the attributes of a session `Set-Cookie` (new or removal).
+pub fn check_attributes(t: &Target, c: &SetCookie, removal: bool) {
+    assert_eq!(c.attr("path"), Some("/"), "{c:?}");
+    assert_eq!(c.attr("secure"), Some(""), "Secure missing: {c:?}");
+    assert_eq!(c.attr("httponly"), Some(""), "HttpOnly missing: {c:?}");
+    assert_eq!(c.attr("samesite"), Some("Lax"), "{c:?}");
+    assert_eq!(c.attr("domain"), None, "{c:?}");
+    assert!(c.attr("expires").is_some(), "Expires missing: {c:?}");
+    if removal {
+        assert_eq!(c.value, "", "{c:?}");
+        assert_eq!(c.attr("max-age"), Some("0"), "{c:?}");
+    } else {
+        let max_age: u64 = c.attr("max-age").expect("Max-Age").parse().unwrap();
+        assert!(
+            max_age + 5 >= t.ttl && max_age <= t.ttl,
+            "Max-Age {max_age} vs {}",
+            t.ttl
+        );
+    }
+}
+
+/// What [`flow`] saw.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// The session id the setup created.
+    pub id: SessionId,
+    /// The `name=value` cookie the setup issued (dead after the clear).
+    pub cookie: String,
+}
+
+/// setup -> view -> (setup again) -> view -> change -> clear -> view, with a
+/// cookie-keeping client: bodies, cookie attributes, and Set-Cookie only
+/// when the session changed.
+pub async fn flow(t: &Target) -> Flow {
+    let mut jar = Jar::new();
+    let name = t.cookie_name.as_str();
+
+    let r = jar.fetch(&t.client, "/view_session").await;
+    assert_ok_json(&r, "first view");
+    assert_eq!(r.session(), json!({}), "a new visitor has an empty session");
+    assert!(
+        r.set_cookies().is_empty(),
+        "no Set-Cookie for an untouched empty session: {:?}",
+        r.set_cookies()
+    );
+
+    let r = jar.fetch(&t.client, "/setup_session").await;
+    assert_ok_json(&r, "setup");
+    assert_eq!(r.json(), json!({"session": {"data": "session_data"}}));
+    let c = r
+        .set_cookie_for(name)
+        .expect("setup must set the session cookie");
+    check_attributes(t, &c, false);
+    let id = t.verify(&c.value);
+    let cookie = c.pair();
+
+    let r = jar.fetch(&t.client, "/view_session").await;
+    assert_ok_json(&r, "view");
+    assert_eq!(r.session(), json!({"data": "session_data"}));
+    assert!(
+        r.set_cookies().is_empty(),
+        "view must not set cookies: {:?}",
+        r.set_cookies()
+    );
+
+    let r = jar.fetch(&t.client, "/setup_session").await;
+    assert_eq!(r.session(), json!({"data": "session_data"}));
+    assert!(
+        r.set_cookies().is_empty(),
+        "writing an equal value is not a change: {:?}",
+        r.set_cookies()
+    );
+
+    let r = jar.fetch(&t.client, "/setup_session?data=changed").await;
+    assert_eq!(r.session(), json!({"data": "changed"}));
+    let c = r
+        .set_cookie_for(name)
+        .expect("a change re-issues the cookie");
+    check_attributes(t, &c, false);
+    assert_eq!(t.verify(&c.value), id, "a plain change keeps the id");
+
+    let r = jar.fetch(&t.client, "/clear_session").await;
+    assert_ok_json(&r, "clear");
+    assert_eq!(r.json(), json!({"session": {}}));
+    let c = r
+        .set_cookie_for(name)
+        .expect("clear must remove the cookie");
+    check_attributes(t, &c, true);
+    assert!(jar.get(name).is_none(), "the jar dropped the cookie");
+
+    let r = jar.fetch(&t.client, "/view_session").await;
+    assert_eq!(r.session(), json!({}));
+    assert!(r.set_cookies().is_empty());
+
+    // The old cookie, replayed, is dead server-side.
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_ok_json(&r, "replayed cookie");
+    assert_eq!(
+        r.session(),
+        json!({}),
+        "a cleared session must not come back"
+    );
+    assert!(r.set_cookies().is_empty());
+
+    Flow { id, cookie }
+}
+
+/// Sets up a session and returns its `name=value` cookie and id.
+pub async fn setup(t: &Target, data: Option<&str>) -> (String, SessionId) {
+    let path = match data {
+        Some(d) => format!("/setup_session?data={d}"),
+        None => "/setup_session".into(),
+    };
+    let r = t.client.get(&path, None).await;
+    assert_eq!(r.status, 200, "setup: {}", r.text());
+    let c = r
+        .set_cookie_for(&t.cookie_name)
+        .expect("setup sets the cookie");
+    let id = t.verify(&c.value);
+    (c.pair(), id)
+}
+
+/// Bad cookies of every kind get 200 and a fresh, empty session (never a
+/// 5xx), and a setup under them gets a new id, never one the client sent.
+pub async fn bad_input(t: &Target) {
+    let name = t.cookie_name.as_str();
+    let (good, good_id) = setup(t, Some("mine")).await;
+    let good_value = good.split_once('=').unwrap().1.to_string();
+
+    let other = Target {
+        secret: b"another secret, also at least 32 bytes long".to_vec(),
+        ..t.clone()
+    };
+    let wrong_mac = other.forge(good_id.as_str(), now() + 3600);
+    let expired = t.forge(good_id.as_str(), now() - 1);
+    let mut tampered = good_value.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("{name}={}", String::from_utf8(tampered).unwrap());
+    let swapped_name = format!("other_{name}={good_value}");
+
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("garbage", format!("{name}=garbage").into_bytes()),
+        (
+            "structured garbage",
+            format!("{name}=v1.abc.123.xyz").into_bytes(),
+        ),
+        (
+            "wrong base64",
+            format!("{name}=v1.!!!.99999999999.%%%").into_bytes(),
+        ),
+        ("wrong MAC (other key)", wrong_mac.into_bytes()),
+        ("tampered tag", tampered.into_bytes()),
+        ("expired", expired.into_bytes()),
+        (
+            "oversized",
+            format!("{name}=v1.{}.9999999999.x", "A".repeat(6000)).into_bytes(),
+        ),
+        (
+            "duplicated garbage",
+            format!("{name}=a; {name}=b; {name}=c").into_bytes(),
+        ),
+        (
+            "non-UTF-8",
+            [format!("{name}=").as_bytes(), b"\xff\xfe\x80v1.\xc3\x28"].concat(),
+        ),
+        ("empty value", format!("{name}=").into_bytes()),
+        ("quoted garbage", format!("{name}=\"v1.x\"").into_bytes()),
+        ("only separators", b";;;  ; =; ==".to_vec()),
+        ("value under another name", swapped_name.into_bytes()),
+    ];
+    for (what, cookie) in &cases {
+        let r = t.client.get("/view_session", Some(cookie)).await;
+        assert_eq!(r.status, 200, "{what}: {} {}", r.status, r.text());
+        assert_eq!(r.session(), json!({}), "{what}: must be a fresh session");
+        assert!(
+            r.set_cookies().is_empty(),
+            "{what}: no Set-Cookie for a view"
+        );
+
+        let r = t.client.get("/setup_session", Some(cookie)).await;
+        assert_eq!(r.status, 200, "{what}: {} {}", r.status, r.text());
+        let c = r.set_cookie_for(name).expect("setup sets a cookie");
+        assert_ne!(
+            t.verify(&c.value),
+            good_id,
+            "{what}: a fresh id, never one from the client"
+        );
+    }
+
+    // The genuine cookie still works, also surrounded by junk and duplicates.
+    let junk = format!("{name}=junk; theme=dark; {good}; {name}=later");
+    let r = t.client.get("/view_session", Some(junk.as_bytes())).await;
+    assert_eq!(
+        r.session(),
+        json!({"data": "mine"}),
+        "the first cookie that verifies wins"
+    );
+    let r = t
+        .client
+        .get_with(
+            "/view_session",
+            vec![b"theme=dark".as_slice(), good.as_bytes()],
+        )
+        .await;
+    assert_eq!(
+        r.session(),
+        json!({"data": "mine"}),
+        "cookies split over several headers"
+    );
+}
+
+/// `clients` parallel clients, each with its own session and data; none
+/// ever sees another's data, and ids are all distinct.
+pub async fn concurrency(t: &Target, clients: usize) {
+    let run = std::process::id();
+    let mut tasks = Vec::new();
+    for i in 0..clients {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            let mine = format!("client-{run}-{i}");
+            let mut jar = Jar::new();
+            let r = jar
+                .fetch(&t.client, &format!("/setup_session?data={mine}"))
+                .await;
+            assert_eq!(r.status, 200, "client {i}: {}", r.text());
+            assert_eq!(r.session(), json!({"data": mine}));
+            let id = t.verify(jar.get(&t.cookie_name).expect("cookie kept"));
+            for round in 0..3 {
+                let r = jar.fetch(&t.client, "/view_session").await;
+                assert_eq!(r.status, 200);
+                assert_eq!(
+                    r.session(),
+                    json!({"data": mine}),
+                    "client {i} round {round} saw another session's data"
+                );
+            }
+            id
+        }));
+    }
+    let mut ids = HashSet::new();
+    for task in tasks {
+        let id = task.await.expect("a client task panicked");
+        assert!(ids.insert(id), "two clients got the same session id");
+    }
+    assert_eq!(ids.len(), clients);
+}
+
+/// Concurrent writes to ONE session: every request succeeds and the final
+/// state is one of the written values (last writer wins).
+pub async fn same_session_writes(t: &Target, writers: usize) {
+    let (cookie, _) = setup(t, Some("start")).await;
+    let mut tasks = Vec::new();
+    for i in 0..writers {
+        let t = t.clone();
+        let cookie = cookie.clone();
+        tasks.push(tokio::spawn(async move {
+            let r = t
+                .client
+                .get(
+                    &format!("/setup_session?data=w{i}"),
+                    Some(cookie.as_bytes()),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            assert_eq!(r.session(), json!({"data": format!("w{i}")}));
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    let data = r.session()["data"].clone();
+    let written: Vec<Value> = (0..writers).map(|i| json!(format!("w{i}"))).collect();
+    assert!(
+        written.contains(&data),
+        "final value {data} was never written"
+    );
+}
