@@ -51,49 +51,17 @@ require_in_log() {
 }
 
 # ---------------------------------------------------------------- install
+# shellcheck source=scripts/tools.sh
+source "$ROOT/scripts/tools.sh"
+
 install_tools() {
     local ok=0
-    say "install: rust components and targets"
-    local comps
-    comps="$(rustup component list --installed 2>/dev/null)"
-    for c in rustfmt clippy; do
-        grep -q "^$c" <<<"$comps" || rustup component add "$c" || ok=1
-    done
-    local targets
-    targets="$(rustup target list --installed)"
-    for t in wasm32-unknown-unknown thumbv7em-none-eabi; do
-        grep -qx "$t" <<<"$targets" || rustup target add "$t" || ok=1
-    done
-
-    say "install: wasm-bindgen-cli at the Cargo.lock version"
-    local want
-    want="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
-    if [ -z "$want" ]; then
-        echo "wasm-bindgen is not in Cargo.lock"; ok=1
-    elif [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
-        # `--locked` fails for this crate through the registry mirror (see TOOLCHAIN.md).
-        cargo install wasm-bindgen-cli --version "$want" --force || ok=1
-    fi
-    echo "wasm-bindgen $(wasm-bindgen --version 2>/dev/null | awk '{print $2}') (Cargo.lock: $want)"
-
-    say "install: Debian packages (chromium, chromedriver, redis-server)"
-    local missing=()
-    command -v chromium >/dev/null || missing+=(chromium)
-    command -v chromedriver >/dev/null || missing+=(chromium-driver)
-    command -v redis-server >/dev/null || missing+=(redis-server)
-    command -v redis-cli >/dev/null || missing+=(redis-tools)
-    if [ "${#missing[@]}" -gt 0 ]; then
-        if [ "$(id -u)" -eq 0 ]; then APT=(apt-get); else APT=(sudo apt-get); fi
-        echo "installing: ${missing[*]}"
-        "${APT[@]}" update -qq &&
-            DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y -qq "${missing[@]}" >/dev/null || ok=1
-    fi
-    chromium --version 2>/dev/null || ok=1
-    chromedriver --version 2>/dev/null || ok=1
-    redis-server --version 2>/dev/null || ok=1
-
-    say "install: cargo-fuzz"
-    command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked || ok=1
+    say "install: rust components and targets"; ensure_rust_targets || ok=1
+    say "install: wasm-bindgen-cli at the Cargo.lock version"; ensure_wasm_bindgen || ok=1
+    say "install: worker-build"; ensure_worker_build || ok=1
+    say "install: Debian packages (chromium, chromedriver, redis-server)"; ensure_debian_packages || ok=1
+    say "install: Node 22 and node_modules (wrangler, binaryen, @upstash/redis)"; ensure_node_modules || ok=1
+    say "install: cargo-fuzz"; ensure_cargo_fuzz || ok=1
     return $ok
 }
 
@@ -102,29 +70,40 @@ if [ "${SKIP_INSTALL:-0}" = 1 ]; then
 else
     suite "install tools" install_tools
 fi
+# Node 22 first on PATH for wrangler (the install ran in a subshell).
+ensure_node >/dev/null 2>&1 || true
 
 # ---------------------------------------------------------------- suites
 suite "cargo fmt --check" cargo fmt --all --check
 
 suite "clippy (native, all features)" cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-suite "clippy (wasm32)" cargo clippy -p edge-session --all-targets --locked \
+suite "clippy (wasm32: core, worker adapter, demos)" cargo clippy --locked \
+    -p edge-session -p edge-session-worker -p worker-demo -p bare-worker --all-targets \
     --target wasm32-unknown-unknown -- -D warnings
 
 suite "clippy (no_std, thumbv7em)" cargo clippy -p edge-session --no-default-features --locked \
     --target thumbv7em-none-eabi -- -D warnings
 
-suite "docs (broken links denied)" env RUSTDOCFLAGS="-D warnings" \
-    cargo doc --workspace --no-deps --locked
+docs() {
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked &&
+        RUSTDOCFLAGS="-D warnings" cargo doc -p edge-session-worker --no-deps --locked \
+            --target wasm32-unknown-unknown
+}
+suite "docs (native and wasm32, broken links denied)" docs
 
-suite "build binaries (native-demo, bare-redis-server)" cargo build --workspace --bins --locked
+suite "build binaries (native-demo, upstash-emulator, bare-redis-server)" cargo build --workspace --bins --locked
+suite "build the worker demo (worker-build, wasm-opt)" bash scripts/build-worker.sh crates/worker-demo
 
-NATIVE="native tests: core, tower + axum, e2e over native-demo, redis-server, Redis Cluster, Chromium"
-suite "$NATIVE" env CHROMEDRIVER="$(command -v chromedriver)" cargo test --workspace --locked
+NATIVE="tests: core, tower + axum, e2e (native-demo, wrangler dev, redis-server, Redis Cluster, Upstash emulator, Chromium)"
+suite "$NATIVE" env CHROMEDRIVER="$(command -v chromedriver)" WORKER_PREBUILT=1 cargo test --workspace --locked
 require_in_log "$NATIVE" 'test result: ok\. [1-9][0-9]* passed'
 for t in readme_cookie_format_vectors sign_verify_round_trip axum_router_flow \
     redis_down_gives_503_and_recovers_without_restart redis_cluster_store_conformance \
-    chromium_keeps_and_drops_the_session_cookie memory_concurrency_200_clients; do
+    chromium_keeps_and_drops_the_session_cookie memory_concurrency_200_clients \
+    worker_kv_suite_and_records worker_upstash_suite_records_and_faults \
+    upstash_emulator_matches_the_official_client sessions_cross_between_native_and_worker \
+    worker_kv_in_chromium worker_kv_login_and_conformance; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done
 

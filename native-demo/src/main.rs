@@ -17,7 +17,8 @@
 //!
 //! Routes: `GET /setup_session` (sets `session["data"] = "session_data"`, or
 //! the value of an optional `?data=` parameter), `GET /view_session`,
-//! `GET /clear_session`, each answering `{"session": {...}}`, and `GET /`.
+//! `GET /clear_session`, `GET /login?user=NAME` (a new session id, data kept,
+//! plus `user`), each answering `{"session": {...}}`, and `GET /`.
 //!
 //! One log line per request on stdout; SIGINT/SIGTERM stop it gracefully.
 
@@ -280,6 +281,26 @@ async fn route(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         },
         "/view_session" => view(&session).await,
         "/clear_session" => clear(&session).await,
+        "/login" => {
+            let user = req
+                .uri()
+                .query()
+                .into_iter()
+                .flat_map(|q| q.split('&'))
+                .find_map(|pair| pair.strip_prefix("user="))
+                .filter(|u| {
+                    (1..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric())
+                });
+            match user {
+                Some(user) => login(&session, user).await,
+                None => {
+                    return Ok(text(
+                        StatusCode::BAD_REQUEST,
+                        "user must be 1-64 letters or digits\n",
+                    ));
+                }
+            }
+        }
         _ => return Ok(text(StatusCode::NOT_FOUND, "not found\n")),
     };
     Ok(result.unwrap_or_else(|e| {
@@ -326,6 +347,13 @@ async fn view(session: &Session) -> Result<Response<Body>, Error> {
         })
         .await??;
     Ok(json(body))
+}
+
+/// What a login does: a new session id (against fixation), data kept.
+async fn login(session: &Session, user: &str) -> Result<Response<Body>, Error> {
+    session.cycle_id().await?;
+    session.insert("user", user).await?;
+    view(session).await
 }
 
 async fn clear(session: &Session) -> Result<Response<Body>, Error> {

@@ -367,3 +367,28 @@ pub async fn same_session_writes(t: &Target, writers: usize) {
         "final value {data} was never written"
     );
 }
+
+/// `/login?user=NAME` cycles the id: the data is kept under a new id, the
+/// pre-login cookie is dead (OWASP ASVS 3.2.1, session fixation).
+pub async fn login_cycles_id(t: &Target) {
+    let (cookie, id) = setup(t, Some("before-login")).await;
+    let r = t
+        .client
+        .get("/login?user=ada", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.session(), json!({"data": "before-login", "user": "ada"}));
+    let c = r
+        .set_cookie_for(&t.cookie_name)
+        .expect("login re-issues the cookie");
+    let new_id = t.verify(&c.value);
+    assert_ne!(new_id, id, "login must give a new session id");
+    let r = t
+        .client
+        .get("/view_session", Some(c.pair().as_bytes()))
+        .await;
+    assert_eq!(r.session(), json!({"data": "before-login", "user": "ada"}));
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!(r.session(), json!({}), "the pre-login id must be dead");
+    assert_eq!(t.client.get("/login?user=a%20b", None).await.status, 400);
+}

@@ -3,98 +3,8 @@
 //! against the native demo and keeps / drops the cookie as a user's would.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
+use e2e::browser::Browser;
 use e2e::demo::{DemoOptions, NativeDemo};
-use e2e::procs::{Proc, TempDir, free_port, wait_for_port};
-use fantoccini::{Client, ClientBuilder};
-use hyper_util::client::legacy::connect::HttpConnector;
-use serde_json::{Value, json};
-
-/// chromedriver on a free port plus a fantoccini session in headless Chromium.
-pub struct Browser {
-    pub client: Client,
-    _driver: Proc,
-    _profile: TempDir,
-}
-
-impl Browser {
-    pub async fn start() -> Self {
-        let port = free_port();
-        let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-        let driver = Proc::spawn(
-            "chromedriver",
-            Command::new(chromedriver)
-                .arg(format!("--port={port}"))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        );
-        assert!(
-            wait_for_port(port, Duration::from_secs(20)),
-            "chromedriver did not start"
-        );
-        let profile = TempDir::new("chromium-profile");
-        let binary = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let caps = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": binary,
-                "args": [
-                    "--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run", "--disable-quic",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
-        });
-        let Value::Object(caps) = caps else {
-            unreachable!()
-        };
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("WebDriver session with headless Chromium");
-        Browser {
-            client,
-            _driver: driver,
-            _profile: profile,
-        }
-    }
-
-    /// Opens `url` and returns the page's JSON (Chromium shows it as text).
-    pub async fn json(&self, url: &str) -> Value {
-        self.client.goto(url).await.unwrap();
-        let text = self
-            .client
-            .execute("return document.body.innerText", vec![])
-            .await
-            .unwrap();
-        let text = text.as_str().unwrap_or_default().to_string();
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text:?}"))
-    }
-
-    /// The browser's cookie `name` for the current page, if it holds one.
-    pub async fn cookie(&self, name: &str) -> Option<fantoccini::cookies::Cookie<'static>> {
-        self.client
-            .get_all_cookies()
-            .await
-            .unwrap()
-            .into_iter()
-            .find(|c| c.name() == name)
-    }
-
-    /// `document.cookie` as scripts on the page see it.
-    pub async fn script_cookies(&self) -> String {
-        let v = self
-            .client
-            .execute("return document.cookie", vec![])
-            .await
-            .unwrap();
-        v.as_str().unwrap_or_default().to_string()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chromium_keeps_and_drops_the_session_cookie() {
@@ -102,48 +12,7 @@ async fn chromium_keeps_and_drops_the_session_cookie() {
     let browser = Browser::start().await;
     let base = demo.base();
 
-    assert_eq!(
-        browser.json(&format!("{base}/view_session")).await,
-        json!({"session": {}})
-    );
-    assert!(browser.cookie("session").await.is_none());
-
-    let page = browser.json(&format!("{base}/setup_session")).await;
-    assert_eq!(page, json!({"session": {"data": "session_data"}}));
-    let cookie = browser
-        .cookie("session")
-        .await
-        .expect("Chromium kept the session cookie");
-    assert!(cookie.value().starts_with("v1."), "{cookie:?}");
-    assert_eq!(cookie.http_only(), Some(true), "{cookie:?}");
-    assert_eq!(cookie.secure(), Some(true), "{cookie:?}");
-    assert_eq!(cookie.path(), Some("/"), "{cookie:?}");
-    assert_eq!(
-        cookie.same_site().map(|s| s.to_string()).as_deref(),
-        Some("Lax"),
-        "{cookie:?}"
-    );
-    assert!(
-        !browser.script_cookies().await.contains("session="),
-        "HttpOnly: scripts must not see the session cookie"
-    );
-
-    let page = browser.json(&format!("{base}/view_session")).await;
-    assert_eq!(
-        page,
-        json!({"session": {"data": "session_data"}}),
-        "the browser sent the cookie back"
-    );
-
-    let page = browser.json(&format!("{base}/clear_session")).await;
-    assert_eq!(page, json!({"session": {}}));
-    assert!(
-        browser.cookie("session").await.is_none(),
-        "Chromium dropped the cookie on clear"
-    );
-
-    let page = browser.json(&format!("{base}/view_session")).await;
-    assert_eq!(page, json!({"session": {}}));
+    e2e::browser::session_flow(&browser, &base).await;
 
     let log = demo.stdout_when(|l| l.matches("GET /view_session 200").count() >= 3);
     assert_eq!(log.matches("GET /view_session 200").count(), 3, "{log}");

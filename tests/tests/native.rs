@@ -21,6 +21,7 @@ async fn memory_flow_bad_input_and_request_log() {
     let t = target(&demo);
     suite::flow(&t).await;
     suite::bad_input(&t).await;
+    suite::login_cycles_id(&t).await;
     let log = demo.stdout_when(|l| l.lines().filter(|l| l.starts_with("GET /")).count() >= 30);
     assert!(log.contains("(store: memory)"), "{log}");
     for line in [
@@ -185,6 +186,7 @@ async fn redis_bad_input_and_corrupt_record() {
     let demo = NativeDemo::start(&DemoOptions::redis(redis.url()));
     let t = target(&demo);
     suite::bad_input(&t).await;
+    suite::login_cycles_id(&t).await;
 
     // A corrupt record is treated as missing (and logged), never a 5xx.
     let (cookie, id) = suite::setup(&t, None).await;

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edge_session::{Error, Expiry, Lifecycle, SameSite, SessionConfig, SessionStore};
+use edge_session::{
+    Error, Expiry, Lifecycle, SameSite, SessionConfig, SessionHandle, SessionStore, StoreRef,
+};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::handle::{Loader, Session, StoreLoader};
+use crate::Session;
 
 /// Adds sessions to a tower service.
 ///
@@ -39,7 +41,7 @@ pub struct SessionLayer<S> {
 
 struct Inner<S> {
     store: Arc<S>,
-    loader: Arc<dyn Loader>,
+    loader: StoreRef,
     config: SessionConfig,
     load_error_passthrough: bool,
 }
@@ -71,7 +73,7 @@ impl<S: SessionStore + Send + Sync + 'static> SessionLayer<S> {
         let store = Arc::new(store);
         Ok(SessionLayer {
             inner: Arc::new(Inner {
-                loader: Arc::new(StoreLoader(store.clone())),
+                loader: StoreRef::new(store.clone()),
                 store,
                 config,
                 load_error_passthrough: false,
@@ -226,8 +228,8 @@ where
                 .map(HeaderValue::as_bytes),
             now(),
         );
-        let session = Session::new(lifecycle, layer.loader.clone());
-        req.extensions_mut().insert(session.clone());
+        let session = SessionHandle::new(lifecycle, layer.loader.clone());
+        req.extensions_mut().insert(Session(session.clone()));
 
         Box::pin(async move {
             let mut response = inner.call(req).await?;

@@ -11,8 +11,8 @@
 //! pass `now` (unix seconds) in.
 //!
 //! # Features
-//! * `std` (default): [`MemoryStore`]. Without it the crate is `no_std` +
-//!   `alloc`.
+//! * `std` (default): [`MemoryStore`] and [`SessionHandle`], the handle
+//!   adapters give to handlers. Without it the crate is `no_std` + `alloc`.
 //! * `getrandom` (default): session ids from the system CSPRNG (on
 //!   `wasm32-unknown-unknown`, the browser's / Workers' `crypto`), and
 //!   [`Key::generate`]. Without it, give a random source with
@@ -35,6 +35,8 @@ pub mod cookie_store;
 pub mod engine;
 pub mod error;
 pub mod format;
+#[cfg(feature = "std")]
+pub mod handle;
 pub mod id;
 pub mod key;
 #[cfg(feature = "std")]
@@ -48,6 +50,8 @@ pub use cookie::{CookieConfig, SameSite};
 pub use cookie_store::CookieStore;
 pub use engine::{Action, Commit, Lifecycle};
 pub use error::{BoxError, Error, Result};
+#[cfg(feature = "std")]
+pub use handle::{SessionHandle, StoreRef};
 pub use id::SessionId;
 pub use key::{Key, KeyRing, MIN_KEY_LEN};
 #[cfg(feature = "std")]

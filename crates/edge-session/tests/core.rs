@@ -1283,3 +1283,156 @@ fn counting_store_passes_conformance_and_counts() {
         "{c:?}"
     );
 }
+
+// ---------------------------------------------------------------- the handle adapters share
+
+/// A store whose `load` waits one poll before answering (like a network store).
+struct YieldingStore<S>(S);
+
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            std::task::Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+impl<S: SessionStore> SessionStore for YieldingStore<S> {
+    async fn load(&self, id: &SessionId) -> edge_session::Result<Option<edge_session::Record>> {
+        YieldOnce(false).await;
+        self.0.load(id).await
+    }
+    async fn create(
+        &self,
+        id: SessionId,
+        r: &edge_session::Record,
+        ttl: u64,
+    ) -> edge_session::Result<Option<SessionId>> {
+        self.0.create(id, r, ttl).await
+    }
+    async fn save(
+        &self,
+        id: &SessionId,
+        r: &edge_session::Record,
+        ttl: u64,
+    ) -> edge_session::Result<SessionId> {
+        self.0.save(id, r, ttl).await
+    }
+    async fn delete(&self, id: &SessionId) -> edge_session::Result<()> {
+        self.0.delete(id).await
+    }
+}
+
+/// Polls two futures in turn until both finish (a tiny join for tests).
+fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut ra, mut rb) = (None, None);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for _ in 0..100 {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(&mut cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(&mut cx)
+        {
+            rb = Some(v);
+        }
+        if let (Some(_), Some(_)) = (&ra, &rb) {
+            return (ra.unwrap(), rb.unwrap());
+        }
+    }
+    panic!("join2: the futures never finished");
+}
+
+#[test]
+fn handle_loads_once_even_when_two_calls_race() {
+    use edge_session::{SessionHandle, StoreRef};
+    let (memory, _) = memory();
+    let config = config();
+    let cookie = pair(
+        &request(&config, &memory, None, T0, write_data)
+            .set_cookie
+            .unwrap(),
+    )
+    .to_string();
+    let store = Arc::new(CountingStore::new(YieldingStore(memory)));
+    let lifecycle = Lifecycle::start(&config, [cookie.as_bytes()], T0 + 1);
+    let handle = SessionHandle::new(lifecycle, StoreRef::new(store.clone()));
+    let h2 = handle.clone();
+    let (a, b) = join2(handle.get::<String>("data"), h2.insert("n", 1));
+    assert_eq!(a.unwrap().as_deref(), Some("session_data"));
+    b.unwrap();
+    assert_eq!(store.calls().load, 1, "two racing calls, one load");
+
+    // The adapter takes the lifecycle back and commits: the insert is saved.
+    let lifecycle = join2(handle.finish(), std::future::ready(())).0.unwrap();
+    let commit = join2(
+        lifecycle.commit(&config, &*store, T0 + 1),
+        std::future::ready(()),
+    )
+    .0
+    .unwrap();
+    assert_eq!(commit.action, Action::Saved);
+    // After the commit the handle refuses to pretend.
+    assert!(matches!(
+        block_on_ready(handle.insert("late", 1)),
+        Err(Error::Finished)
+    ));
+    assert!(matches!(
+        block_on_ready(handle.clear()),
+        Err(Error::Finished)
+    ));
+}
+
+#[test]
+fn handle_reports_store_failures_and_clear_needs_no_read() {
+    use edge_session::{SessionHandle, StoreRef};
+    let (memory, _) = memory();
+    let config = config();
+    let cookie = pair(
+        &request(&config, &memory, None, T0, write_data)
+            .set_cookie
+            .unwrap(),
+    )
+    .to_string();
+    let store = Arc::new(memory);
+    store.set_failing(true);
+    let handle = SessionHandle::new(
+        Lifecycle::start(&config, [cookie.as_bytes()], T0),
+        StoreRef::new(store.clone()),
+    );
+    assert!(block_on_ready(handle.record()).unwrap_err().is_store());
+    assert!(
+        handle.store_failed(),
+        "the adapter must learn the store failed"
+    );
+
+    store.set_failing(false);
+    store.reset();
+    let handle = SessionHandle::new(
+        Lifecycle::start(&config, [cookie.as_bytes()], T0),
+        StoreRef::new(store.clone()),
+    );
+    assert!(!handle.store_failed());
+    block_on_ready(handle.clear()).unwrap();
+    let lifecycle = block_on_ready(handle.finish()).unwrap();
+    let commit = block_on_ready(lifecycle.commit(&config, &*store, T0)).unwrap();
+    assert_eq!(commit.action, Action::Deleted);
+    assert_eq!(
+        store.calls(),
+        calls(0, 0, 0, 1, 0, 0),
+        "logout: one delete, no read"
+    );
+}

@@ -1,0 +1,125 @@
+//! Workers KV as a session store.
+
+use edge_session::{Error, Record, SessionId, SessionStore};
+use worker::kv::{KvError, KvStore};
+use worker::{Env, console_warn};
+
+/// The shortest TTL Workers KV accepts (`expirationTtl`), in seconds.
+pub const KV_MIN_TTL: u64 = 60;
+
+/// Sessions in a Workers KV namespace: key `<prefix><id>` (default prefix
+/// `session:`), value the session's JSON object, `expirationTtl` = the
+/// session's TTL, clamped to KV's minimum of 60 s.
+///
+/// Workers KV is eventually consistent: a write is visible at once in the
+/// location that made it but can take up to ~60 s to reach the others. A
+/// session created or changed in one place may read as missing or stale
+/// elsewhere for that long, and a logout (delete) may not reach every
+/// location at once: for instant server-side revocation use the Upstash
+/// store. KV also allows one write per second per key; the lifecycle writes
+/// only on change (and refreshes sliding expiry at most about twice per
+/// TTL), and a rate-limited write (HTTP 429) is an [`Error::Store`] that says
+/// so, answered with 503.
+#[derive(Clone, Debug)]
+pub struct KvSessionStore {
+    kv: KvStore,
+    prefix: String,
+}
+
+fn kv_error(e: KvError) -> Error {
+    let text = e.to_string();
+    if text.contains("429") || text.contains("Too Many Requests") {
+        Error::store_msg(format!(
+            "Workers KV refused the write (429: at most one write per second per key): {text}"
+        ))
+    } else {
+        Error::store_msg(format!("Workers KV failed: {text}"))
+    }
+}
+
+impl KvSessionStore {
+    /// The store over the KV namespace bound as `binding`.
+    ///
+    /// # Errors
+    /// If the binding is missing (add `[[kv_namespaces]]` to wrangler.toml).
+    pub fn from_env(env: &Env, binding: &str) -> worker::Result<Self> {
+        Ok(Self::new(env.kv(binding)?))
+    }
+
+    /// The store over a KV namespace.
+    pub fn new(kv: KvStore) -> Self {
+        KvSessionStore {
+            kv,
+            prefix: String::from("session:"),
+        }
+    }
+
+    /// Uses `prefix` for keys instead of `session:`.
+    #[must_use]
+    pub fn with_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = prefix.to_string();
+        self
+    }
+
+    fn key(&self, id: &SessionId) -> String {
+        format!("{}{}", self.prefix, id.as_str())
+    }
+
+    async fn put(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<(), Error> {
+        let json = serde_json::to_string(record)?;
+        self.kv
+            .put(&self.key(id), json)
+            .map_err(kv_error)?
+            .expiration_ttl(ttl.max(KV_MIN_TTL))
+            .execute()
+            .await
+            .map_err(kv_error)
+    }
+}
+
+impl SessionStore for KvSessionStore {
+    async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        let text = self.kv.get(&self.key(id)).text().await.map_err(kv_error)?;
+        match text {
+            None => Ok(None),
+            Some(text) => match serde_json::from_str::<Record>(&text) {
+                Ok(record) => Ok(Some(record)),
+                Err(_) => {
+                    console_warn!("session record in KV did not decode");
+                    Err(Error::CorruptRecord)
+                }
+            },
+        }
+    }
+
+    /// KV has no conditional put: this reads first and refuses an existing
+    /// id (a 128-bit random id never collides in practice).
+    async fn create(
+        &self,
+        id: SessionId,
+        record: &Record,
+        ttl: u64,
+    ) -> Result<Option<SessionId>, Error> {
+        if self
+            .kv
+            .get(&self.key(&id))
+            .text()
+            .await
+            .map_err(kv_error)?
+            .is_some()
+        {
+            return Ok(None);
+        }
+        self.put(&id, record, ttl).await?;
+        Ok(Some(id))
+    }
+
+    async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
+        self.put(id, record, ttl).await?;
+        Ok(id.clone())
+    }
+
+    async fn delete(&self, id: &SessionId) -> Result<(), Error> {
+        self.kv.delete(&self.key(id)).await.map_err(kv_error)
+    }
+}

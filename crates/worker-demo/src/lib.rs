@@ -1,0 +1,153 @@
+//! The worker demo: starlette-session's README routes on Cloudflare Workers
+//! with edge-session. `npx wrangler dev` from the repository root serves it.
+//!
+//! Bindings and vars (wrangler.toml, `.dev.vars` locally):
+//! * `SESSIONS`: the KV namespace (the default store);
+//! * `SESSION_STORE = "upstash"` switches to Upstash Redis over REST, with
+//!   `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN`;
+//! * `SESSION_SECRET` (secret, at least 32 bytes), optional
+//!   `SESSION_SECRET_PREVIOUS`, `COOKIE_SECURE = "false"`.
+//!
+//! Routes: `GET /setup_session` (sets `session["data"] = "session_data"`, or
+//! an optional `?data=` value), `GET /view_session`, `GET /clear_session`,
+//! `GET /login?user=NAME` (a new session id, data kept, plus `user`), each
+//! answering `{"session": {...}}`, and `GET /`: the same as the native demo.
+#![cfg(target_arch = "wasm32")]
+
+use edge_session_worker::{
+    KvSessionStore, Session, Sessions, UpstashStore, config_from_env, session_error,
+};
+use worker::{Context, Env, Request, Response, Result, RouteContext, Router, event};
+
+const INDEX: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>edge-session worker demo</title></head>
+<body>
+<h1>edge-session worker demo</h1>
+<ul>
+<li><a href="/setup_session">/setup_session</a>: sets session["data"] = "session_data"</li>
+<li><a href="/view_session">/view_session</a>: shows the session</li>
+<li><a href="/clear_session">/clear_session</a>: clears it (logout)</li>
+</ul>
+</body></html>
+"#;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let config = match config_from_env(&env) {
+        Ok(config) => config,
+        Err(e) => return Response::error(format!("session configuration: {e}\n"), 500),
+    };
+    let store = env
+        .var("SESSION_STORE")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if store == "upstash" {
+        let store = UpstashStore::from_env(&env)?;
+        Sessions::new(store, config)
+            .map_err(session_error)?
+            .run(req, env, routes)
+            .await
+    } else {
+        let store = KvSessionStore::from_env(&env, "SESSIONS")?;
+        Sessions::new(store, config)
+            .map_err(session_error)?
+            .run(req, env, routes)
+            .await
+    }
+}
+
+fn routes(session: Session) -> Router<'static, Session> {
+    Router::with_data(session)
+        .get("/", |_, _| Response::from_html(INDEX))
+        .get_async("/setup_session", setup)
+        .get_async("/view_session", view)
+        .get_async("/clear_session", clear)
+        .get_async("/login", login)
+        .get_async("/__conformance", conformance)
+}
+
+/// `GET /login?user=NAME`: what a login does, a new session id (against
+/// fixation) with the data kept, plus `session["user"]`.
+async fn login(req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+    let url = req.url()?;
+    let user = url
+        .query_pairs()
+        .find(|(k, _)| k == "user")
+        .map(|(_, v)| v.into_owned())
+        .filter(|u| (1..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let Some(user) = user else {
+        return Response::error("user must be 1-64 letters or digits\n", 400);
+    };
+    ctx.data.cycle_id().await.map_err(session_error)?;
+    ctx.data.insert("user", user).await.map_err(session_error)?;
+    view(req, ctx).await
+}
+
+/// The store conformance suite against the store this worker uses, in the
+/// real runtime: only when the var `E2E_CONFORMANCE` is "1" (the tests set it).
+async fn conformance(_req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+    if ctx
+        .env
+        .var("E2E_CONFORMANCE")
+        .map(|v| v.to_string())
+        .unwrap_or_default()
+        != "1"
+    {
+        return Response::error("Not Found", 404);
+    }
+    let store = ctx
+        .env
+        .var("SESSION_STORE")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if store == "upstash" {
+        edge_session_worker::edge_session::testing::conformance::run(&UpstashStore::from_env(
+            &ctx.env,
+        )?)
+        .await;
+    } else {
+        edge_session_worker::edge_session::testing::conformance::run(&KvSessionStore::from_env(
+            &ctx.env, "SESSIONS",
+        )?)
+        .await;
+    }
+    Response::ok(format!(
+        "conformance ok: {}\n",
+        if store == "upstash" { "upstash" } else { "kv" }
+    ))
+}
+
+/// `?data=VALUE` (optional; default `session_data`), like the native demo.
+fn data_param(req: &Request) -> Result<Option<String>> {
+    let url = req.url()?;
+    let Some(value) = url
+        .query_pairs()
+        .find(|(k, _)| k == "data")
+        .map(|(_, v)| v.into_owned())
+    else {
+        return Ok(Some(String::from("session_data")));
+    };
+    let ok = (1..=256).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    Ok(ok.then_some(value))
+}
+
+async fn setup(req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+    let Some(data) = data_param(&req)? else {
+        return Response::error("data must be 1-256 characters of A-Z a-z 0-9 - _\n", 400);
+    };
+    ctx.data.insert("data", data).await.map_err(session_error)?;
+    view(req, ctx).await
+}
+
+async fn view(_req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+    let record = ctx.data.record().await.map_err(session_error)?;
+    Response::from_json(&serde_json::json!({ "session": record }))
+}
+
+async fn clear(_req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+    ctx.data.clear().await.map_err(session_error)?;
+    Response::from_json(&serde_json::json!({ "session": {} }))
+}

