@@ -40,7 +40,8 @@ suite() {
 # a runner that "passes" without running anything).
 require_in_log() {
     local name="$1" regex="$2"
-    local log="$LOG_DIR/$(echo "$name" | tr -c 'a-zA-Z0-9' '_').log"
+    local log="$LOG_DIR/$(echo "$name" | tr -c 'a-zA-Z0-9' '_').log" f
+    for f in "${FAILED[@]}"; do [ "$f" = "$name" ] || [ "$f" = "$name (did not run)" ] && return 0; done
     if ! grep -Eq "$regex" "$log"; then
         echo "--- $name: expected output /$regex/ missing: the suite did not really run"
         local kept=() s

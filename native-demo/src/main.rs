@@ -43,17 +43,8 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 
 type Body = Full<Bytes>;
 
-const INDEX: &str = r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>edge-session native demo</title></head>
-<body>
-<h1>edge-session native demo</h1>
-<ul>
-<li><a href="/setup_session">/setup_session</a>: sets session["data"] = "session_data"</li>
-<li><a href="/view_session">/view_session</a>: shows the session</li>
-<li><a href="/clear_session">/clear_session</a>: clears it (logout)</li>
-</ul>
-</body></html>
-"#;
+/// The page at `/`, shared with the worker demo.
+const INDEX: &str = include_str!("../../assets/index.html");
 
 #[tokio::main]
 async fn main() -> ExitCode {

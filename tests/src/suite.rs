@@ -392,3 +392,21 @@ pub async fn login_cycles_id(t: &Target) {
     assert_eq!(r.session(), json!({}), "the pre-login id must be dead");
     assert_eq!(t.client.get("/login?user=a%20b", None).await.status, 400);
 }
+
+/// GETs `path` with `cookie` until it answers 200 (a store coming back), at
+/// most `timeout`; returns the last answer.
+pub async fn wait_for_200(
+    t: &Target,
+    path: &str,
+    cookie: &str,
+    timeout: std::time::Duration,
+) -> Reply {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let r = t.client.get(path, Some(cookie.as_bytes())).await;
+        if r.status == 200 || std::time::Instant::now() > deadline {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -262,14 +262,7 @@ async fn redis_down_gives_503_and_recovers_without_restart() {
     assert_eq!(t.client.get("/setup_session", None).await.status, 503);
 
     redis.restart();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let r = loop {
-        let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
-        if r.status == 200 || Instant::now() > deadline {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let r = suite::wait_for_200(&t, "/view_session", &cookie, Duration::from_secs(15)).await;
     assert_eq!(r.status, 200, "the demo did not recover: {}", r.text());
     assert_eq!(
         r.session(),

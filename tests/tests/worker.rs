@@ -230,14 +230,7 @@ async fn worker_upstash_suite_records_and_faults() {
 
     // Back: the same wrangler process serves the untouched data again.
     emulator.restart();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let r = loop {
-        let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
-        if r.status == 200 || Instant::now() > deadline {
-            break r;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let r = suite::wait_for_200(&t, "/view_session", &cookie, Duration::from_secs(15)).await;
     assert_eq!((r.status, r.session()), (200, json!({"data": "precious"})));
 
     // A corrupt record is treated as missing.
@@ -249,6 +242,32 @@ async fn worker_upstash_suite_records_and_faults() {
         .unwrap();
     let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
     assert_eq!((r.status, r.session()), (200, json!({})));
+
+    // Upstash answering 400 {"error": "WRONGTYPE ..."} (the key holds a hash):
+    // a clear 503 with Upstash's words in the log, never a panic.
+    let _: i64 = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("HSET")
+        .arg(&key)
+        .arg("f")
+        .arg("v")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!(r.status, 503, "{}", r.text());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dev.logs().contains("WRONGTYPE") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        dev.logs().contains("Upstash error (400): WRONGTYPE"),
+        "{}",
+        dev.logs()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

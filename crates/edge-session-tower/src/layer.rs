@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use edge_session::{
-    Error, Expiry, Lifecycle, SameSite, SessionConfig, SessionHandle, SessionStore, StoreRef,
+    Error, Expiry, Lifecycle, Outcome, SameSite, SessionConfig, SessionHandle, SessionStore,
+    StoreRef,
 };
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -233,29 +234,28 @@ where
 
         Box::pin(async move {
             let mut response = inner.call(req).await?;
-            let lifecycle = session.finish().await;
-            if session.store_failed() && !layer.load_error_passthrough {
-                return Ok(error_response(StatusCode::SERVICE_UNAVAILABLE));
-            }
-            let Some(lifecycle) = lifecycle else {
-                return Ok(response);
-            };
-            // Fast path: no cookie came in and the handler never touched the
-            // session, so there is nothing to commit.
-            if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
-                return Ok(response);
-            }
-            match lifecycle.commit(&layer.config, &*layer.store, now()).await {
-                Ok(commit) => {
-                    if commit.corrupt_record {
+            let outcome = session
+                .commit(
+                    &layer.config,
+                    &*layer.store,
+                    now(),
+                    layer.load_error_passthrough,
+                )
+                .await;
+            Ok(match outcome {
+                Outcome::Respond {
+                    set_cookie,
+                    corrupt_record,
+                } => {
+                    if corrupt_record {
                         tracing::warn!(
                             "a session record did not decode; it was treated as missing"
                         );
                     }
-                    if let Some(set_cookie) = commit.set_cookie {
+                    if let Some(set_cookie) = set_cookie {
                         match HeaderValue::try_from(set_cookie) {
+                            // Append: never replace the handler's own cookies.
                             Ok(value) => {
-                                // Append: never replace the handler's own cookies.
                                 response.headers_mut().append(SET_COOKIE, value);
                             }
                             Err(_) => {
@@ -264,17 +264,18 @@ where
                             }
                         }
                     }
-                    Ok(response)
+                    response
                 }
-                Err(e) if e.is_store() => {
-                    tracing::error!(error = %e, "session store failed on commit");
-                    Ok(error_response(StatusCode::SERVICE_UNAVAILABLE))
+                Outcome::Unavailable(e) => {
+                    tracing::error!(error = %e, "session store unavailable");
+                    error_response(StatusCode::SERVICE_UNAVAILABLE)
                 }
-                Err(e) => {
+                Outcome::Failed(e) => {
                     tracing::error!(error = %e, "session commit failed");
-                    Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR))
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR)
                 }
-            }
+                _ => error_response(StatusCode::INTERNAL_SERVER_ERROR),
+            })
         })
     }
 }

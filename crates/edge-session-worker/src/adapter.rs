@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use edge_session::{Error, Key, KeyRing, Lifecycle, SessionConfig, SessionStore, StoreRef};
+use edge_session::{
+    Error, Key, KeyRing, Lifecycle, Outcome, SessionConfig, SessionStore, StoreRef,
+};
 use worker::{Date, Env, Headers, Request, Response, Router};
 
 use crate::Session;
@@ -16,13 +18,7 @@ use crate::Session;
 /// [`Error::InvalidConfig`] if the secret is missing, [`Error::KeyTooShort`]
 /// if it is too short.
 pub fn config_from_env(env: &Env) -> Result<SessionConfig, Error> {
-    let read = |name: &str| {
-        env.secret(name)
-            .map(|s| s.to_string())
-            .or_else(|_| env.var(name).map(|v| v.to_string()))
-            .ok()
-            .filter(|s| !s.is_empty())
-    };
+    let read = |name: &str| env_string(env, name);
     let secret = read("SESSION_SECRET").ok_or(Error::InvalidConfig(
         "SESSION_SECRET is not set: `wrangler secret put SESSION_SECRET` (or .dev.vars locally)",
     ))?;
@@ -34,6 +30,16 @@ pub fn config_from_env(env: &Env) -> Result<SessionConfig, Error> {
     let config = SessionConfig::new(keys).with_secure(secure);
     config.validate()?;
     Ok(config)
+}
+
+/// A non-empty secret or var (wrangler's `[vars]` and `--var` are vars;
+/// `wrangler secret put` and `.dev.vars` give secrets).
+pub(crate) fn env_string(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// Turns a session error into a `worker::Error` for a handler's `?`. The
@@ -90,39 +96,42 @@ impl<S: SessionStore + 'static> Sessions<S> {
             .map(|c| c.replace(',', ";"));
         let lifecycle = Lifecycle::start(&self.config, cookie.as_deref().map(str::as_bytes), now());
         let session = Session::new(lifecycle, self.store_ref.clone());
-        let result = router(session.clone()).run(req, env).await;
-
-        let lifecycle = session.finish().await;
-        if session.store_failed() {
-            return unavailable();
-        }
-        let mut response = result?;
-        let Some(lifecycle) = lifecycle else {
-            return Ok(response);
+        let mut response = match router(session.clone()).run(req, env).await {
+            Ok(response) => response,
+            // A failed handler commits nothing; a store failure behind it is a 503.
+            Err(e) if session.store_failed() => {
+                worker::console_error!("session store unavailable: {e}");
+                return unavailable();
+            }
+            Err(e) => return Err(e),
         };
-        if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
-            return Ok(response);
-        }
-        match lifecycle.commit(&self.config, &*self.store, now()).await {
-            Ok(commit) => {
-                if commit.corrupt_record {
+        match session
+            .commit(&self.config, &*self.store, now(), false)
+            .await
+        {
+            Outcome::Respond {
+                set_cookie,
+                corrupt_record,
+            } => {
+                if corrupt_record {
                     worker::console_warn!(
                         "a session record did not decode; it was treated as missing"
                     );
                 }
-                if let Some(set_cookie) = commit.set_cookie {
+                if let Some(set_cookie) = set_cookie {
                     append_set_cookie(&mut response, &set_cookie)?;
                 }
                 Ok(response)
             }
-            Err(e) if e.is_store() => {
-                worker::console_error!("session store failed on commit: {e}");
+            Outcome::Unavailable(e) => {
+                worker::console_error!("session store unavailable: {e}");
                 unavailable()
             }
-            Err(e) => {
+            Outcome::Failed(e) => {
                 worker::console_error!("session commit failed: {e}");
                 Response::error("session error", 500)
             }
+            _ => Response::error("session error", 500),
         }
     }
 }

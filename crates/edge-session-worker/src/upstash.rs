@@ -43,11 +43,7 @@ impl UpstashStore {
     /// If either is missing.
     pub fn from_env(env: &Env) -> worker::Result<Self> {
         let read = |name: &str| {
-            env.secret(name)
-                .map(|s| s.to_string())
-                .or_else(|_| env.var(name).map(|v| v.to_string()))
-                .ok()
-                .filter(|s| !s.is_empty())
+            crate::adapter::env_string(env, name)
                 .ok_or_else(|| worker::Error::RustError(format!("{name} is not set")))
         };
         Ok(Self::new(

@@ -9,6 +9,7 @@ extern crate std;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
+use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
@@ -21,6 +22,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::config::SessionConfig;
 use crate::engine::Lifecycle;
 use crate::error::{Error, Result};
 use crate::session::Session;
@@ -80,6 +82,7 @@ struct Shared {
     gate: Gate,
     store: StoreRef,
     store_failed: AtomicBool,
+    load_error: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for SessionHandle {
@@ -100,6 +103,7 @@ impl SessionHandle {
                 gate: Gate::default(),
                 store,
                 store_failed: AtomicBool::new(false),
+                load_error: Mutex::new(None),
             }),
         }
     }
@@ -124,6 +128,53 @@ impl SessionHandle {
         self.shared.store_failed.load(Ordering::SeqCst)
     }
 
+    /// After the handler: takes the lifecycle back and commits it, the same
+    /// way on every runtime. Returns what the adapter must do to the
+    /// handler's response.
+    ///
+    /// A store failure seen while the handler loaded the session turns into
+    /// [`Outcome::Unavailable`] (the handler may have swallowed the error and
+    /// answered as if logged out), unless `load_error_passthrough`. A request
+    /// without a valid cookie whose handler never touched the session costs
+    /// nothing.
+    pub async fn commit<S: SessionStore>(
+        &self,
+        config: &SessionConfig,
+        store: &S,
+        now: u64,
+        load_error_passthrough: bool,
+    ) -> Outcome {
+        let lifecycle = self.finish().await;
+        if self.store_failed() && !load_error_passthrough {
+            let message = self
+                .shared
+                .load_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .unwrap_or_default();
+            return Outcome::Unavailable(Error::store_msg(message));
+        }
+        let untouched = Outcome::Respond {
+            set_cookie: None,
+            corrupt_record: false,
+        };
+        let Some(lifecycle) = lifecycle else {
+            return untouched;
+        };
+        if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
+            return untouched;
+        }
+        match lifecycle.commit(config, store, now).await {
+            Ok(commit) => Outcome::Respond {
+                set_cookie: commit.set_cookie,
+                corrupt_record: commit.corrupt_record,
+            },
+            Err(e) if e.is_store() => Outcome::Unavailable(e),
+            Err(e) => Outcome::Failed(e),
+        }
+    }
+
     /// Runs `f` on the loaded session data, loading it first if needed.
     ///
     /// # Errors
@@ -136,6 +187,11 @@ impl SessionHandle {
             if let Err(e) = loaded {
                 if e.is_store() {
                     self.shared.store_failed.store(true, Ordering::SeqCst);
+                    *self
+                        .shared
+                        .load_error
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
                 }
                 *self.slot() = Some(lifecycle);
                 return Err(e);
@@ -225,6 +281,26 @@ impl SessionHandle {
     pub async fn is_empty(&self) -> Result<bool> {
         self.with(|s| s.is_empty()).await
     }
+}
+
+/// What an adapter does to the handler's response once the session is
+/// committed ([`SessionHandle::commit`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Send the handler's response, with `set_cookie` **appended** if any.
+    Respond {
+        /// A `Set-Cookie` value to append.
+        set_cookie: Option<String>,
+        /// A store record did not decode and was treated as missing: log it.
+        corrupt_record: bool,
+    },
+    /// The store failed, while the handler loaded the session or while
+    /// committing: answer 503 Service Unavailable and log the error.
+    Unavailable(Error),
+    /// The commit failed for another reason (the cookie store's 4096-byte
+    /// limit, no randomness): answer 500 and log the error.
+    Failed(Error),
 }
 
 /// An async gate letting one caller at a time through, without `unsafe` and

@@ -51,7 +51,7 @@ pub use cookie_store::CookieStore;
 pub use engine::{Action, Commit, Lifecycle};
 pub use error::{BoxError, Error, Result};
 #[cfg(feature = "std")]
-pub use handle::{SessionHandle, StoreRef};
+pub use handle::{Outcome, SessionHandle, StoreRef};
 pub use id::SessionId;
 pub use key::{Key, KeyRing, MIN_KEY_LEN};
 #[cfg(feature = "std")]

@@ -123,88 +123,52 @@ pub trait SessionStore: MaybeSend + MaybeSync {
     }
 }
 
-impl<S: SessionStore> SessionStore for &S {
-    const SERVER_SIDE: bool = S::SERVER_SIDE;
+/// Implements `SessionStore` for a pointer type by delegating to `S`.
+macro_rules! delegate_store {
+    ($($ty:ty),+) => {$(
+        impl<S: SessionStore> SessionStore for $ty {
+            const SERVER_SIDE: bool = S::SERVER_SIDE;
 
-    fn load(&self, id: &SessionId) -> impl Future<Output = Result<Option<Record>>> + MaybeSend {
-        (**self).load(id)
-    }
-    fn create(
-        &self,
-        id: SessionId,
-        record: &Record,
-        ttl: u64,
-    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
-        (**self).create(id, record, ttl)
-    }
-    fn save(
-        &self,
-        id: &SessionId,
-        record: &Record,
-        ttl: u64,
-    ) -> impl Future<Output = Result<SessionId>> + MaybeSend {
-        (**self).save(id, record, ttl)
-    }
-    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<()>> + MaybeSend {
-        (**self).delete(id)
-    }
-    fn touch(
-        &self,
-        id: &SessionId,
-        ttl: u64,
-    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
-        (**self).touch(id, ttl)
-    }
-    fn cycle(
-        &self,
-        old: &SessionId,
-        new: SessionId,
-        record: &Record,
-        ttl: u64,
-    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
-        (**self).cycle(old, new, record, ttl)
-    }
+            fn load(&self, id: &SessionId) -> impl Future<Output = Result<Option<Record>>> + MaybeSend {
+                (**self).load(id)
+            }
+            fn create(
+                &self,
+                id: SessionId,
+                record: &Record,
+                ttl: u64,
+            ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
+                (**self).create(id, record, ttl)
+            }
+            fn save(
+                &self,
+                id: &SessionId,
+                record: &Record,
+                ttl: u64,
+            ) -> impl Future<Output = Result<SessionId>> + MaybeSend {
+                (**self).save(id, record, ttl)
+            }
+            fn delete(&self, id: &SessionId) -> impl Future<Output = Result<()>> + MaybeSend {
+                (**self).delete(id)
+            }
+            fn touch(
+                &self,
+                id: &SessionId,
+                ttl: u64,
+            ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
+                (**self).touch(id, ttl)
+            }
+            fn cycle(
+                &self,
+                old: &SessionId,
+                new: SessionId,
+                record: &Record,
+                ttl: u64,
+            ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
+                (**self).cycle(old, new, record, ttl)
+            }
+        }
+    )+};
 }
 
-impl<S: SessionStore + MaybeSend + MaybeSync> SessionStore for alloc::sync::Arc<S> {
-    const SERVER_SIDE: bool = S::SERVER_SIDE;
-
-    fn load(&self, id: &SessionId) -> impl Future<Output = Result<Option<Record>>> + MaybeSend {
-        (**self).load(id)
-    }
-    fn create(
-        &self,
-        id: SessionId,
-        record: &Record,
-        ttl: u64,
-    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
-        (**self).create(id, record, ttl)
-    }
-    fn save(
-        &self,
-        id: &SessionId,
-        record: &Record,
-        ttl: u64,
-    ) -> impl Future<Output = Result<SessionId>> + MaybeSend {
-        (**self).save(id, record, ttl)
-    }
-    fn delete(&self, id: &SessionId) -> impl Future<Output = Result<()>> + MaybeSend {
-        (**self).delete(id)
-    }
-    fn touch(
-        &self,
-        id: &SessionId,
-        ttl: u64,
-    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
-        (**self).touch(id, ttl)
-    }
-    fn cycle(
-        &self,
-        old: &SessionId,
-        new: SessionId,
-        record: &Record,
-        ttl: u64,
-    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
-        (**self).cycle(old, new, record, ttl)
-    }
-}
+delegate_store!(&S, alloc::sync::Arc<S>);

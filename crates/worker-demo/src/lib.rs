@@ -19,17 +19,8 @@ use edge_session_worker::{
 };
 use worker::{Context, Env, Request, Response, Result, RouteContext, Router, event};
 
-const INDEX: &str = r#"<!doctype html>
-<html><head><meta charset="utf-8"><title>edge-session worker demo</title></head>
-<body>
-<h1>edge-session worker demo</h1>
-<ul>
-<li><a href="/setup_session">/setup_session</a>: sets session["data"] = "session_data"</li>
-<li><a href="/view_session">/view_session</a>: shows the session</li>
-<li><a href="/clear_session">/clear_session</a>: clears it (logout)</li>
-</ul>
-</body></html>
-"#;
+/// The page at `/`, shared with the native demo.
+const INDEX: &str = include_str!("../../../assets/index.html");
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
