@@ -90,6 +90,22 @@ impl RedisServer {
             .unwrap()
     }
 
+    /// The raw value of `key` and its TTL in seconds (`-2`: no such key).
+    pub async fn record(&self, key: &str) -> (Option<String>, i64) {
+        let mut conn = self.conn().await;
+        let value: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        (value, ttl)
+    }
+
     /// `INFO commandstats` as command -> calls (`get`, `set`, `expire`...).
     pub async fn command_calls(&self) -> HashMap<String, u64> {
         let mut conn = self.conn().await;

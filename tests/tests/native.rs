@@ -122,17 +122,8 @@ async fn redis_flow_records_ttl_and_no_write_on_view() {
     // Setup: the record exists, holds the JSON, with the full TTL.
     let (cookie, id) = suite::setup(&t, None).await;
     let key = format!("session:{}", id.as_str());
-    let raw: String = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(raw, r#"{"data":"session_data"}"#);
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let (raw, ttl) = redis.record(&key).await;
+    assert_eq!(raw.as_deref(), Some(r#"{"data":"session_data"}"#));
     assert!((1_209_590..=1_209_600).contains(&ttl), "TTL {ttl}");
 
     // A view reads once and writes nothing.

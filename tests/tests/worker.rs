@@ -178,17 +178,8 @@ async fn worker_upstash_suite_records_and_faults() {
     // The record in Redis: JSON value, 14-day TTL; a view writes nothing.
     let (cookie, id) = suite::setup(&t, Some("precious")).await;
     let key = format!("session:{}", id.as_str());
-    let raw: String = redis::cmd("GET")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(raw, r#"{"data":"precious"}"#);
-    let ttl: i64 = redis::cmd("TTL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let (raw, ttl) = redis.record(&key).await;
+    assert_eq!(raw.as_deref(), Some(r#"{"data":"precious"}"#));
     assert!((1_209_590..=1_209_600).contains(&ttl), "TTL {ttl}");
     let writes = redis.write_calls().await;
     let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;

@@ -149,16 +149,7 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                     StatusCode::OK,
                     &json!({"result": to_json(v, base64)}),
                 ),
-                Err(e) if is_server_error(&e) => reply(
-                    state,
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error": error_text(&e)}),
-                ),
-                Err(e) => reply(
-                    state,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": error_text(&e)}),
-                ),
+                Err(e) => redis_failure(state, &e),
             }
         }
         "/pipeline" | "/multi-exec" => {
@@ -207,20 +198,22 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                         .collect();
                     reply(state, StatusCode::OK, &Value::Array(out))
                 }
-                Err(e) if is_server_error(&e) => reply(
-                    state,
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error": error_text(&e)}),
-                ),
-                Err(e) => reply(
-                    state,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": error_text(&e)}),
-                ),
+                Err(e) => redis_failure(state, &e),
             }
         }
         _ => reply(state, StatusCode::NOT_FOUND, &json!({"error": "Not Found"})),
     }
+}
+
+/// A Redis error as Upstash answers it: 400 for an error reply of Redis
+/// (`{"error": "ERR ..."}`), 500 when Redis itself cannot be reached.
+fn redis_failure(state: &State, e: &redis::RedisError) -> Response<Full<Bytes>> {
+    let status = if is_server_error(e) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    reply(state, status, &json!({"error": error_text(e)}))
 }
 
 /// A JSON array of strings / numbers / booleans as a Redis command.
