@@ -22,7 +22,7 @@ impl Browser {
     pub async fn start() -> Self {
         let port = free_port();
         let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-        let driver = Proc::spawn(
+        let driver = Proc::spawn_group(
             "chromedriver",
             Command::new(chromedriver)
                 .arg(format!("--port={port}"))

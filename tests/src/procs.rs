@@ -53,6 +53,7 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 pub struct Proc {
     child: Option<Child>,
     name: String,
+    group: bool,
 }
 
 impl Proc {
@@ -64,7 +65,27 @@ impl Proc {
         Proc {
             child: Some(child),
             name: name.to_string(),
+            group: false,
         }
+    }
+
+    /// Spawns `cmd` as the leader of a new process group, so stopping it
+    /// stops everything it started too (wrangler starts workerd).
+    pub fn spawn_group(name: &str, cmd: &mut Command) -> Self {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        let mut proc = Self::spawn(name, cmd);
+        proc.group = true;
+        proc
+    }
+
+    fn signal(&self, child: &Child, signal: &str) {
+        let target = if self.group {
+            format!("-{}", child.id())
+        } else {
+            child.id().to_string()
+        };
+        let _ = Command::new("kill").args([signal, "--", &target]).status();
     }
 
     /// The PID.
@@ -80,12 +101,14 @@ impl Proc {
     /// Sends SIGTERM and waits up to `timeout` for the exit; SIGKILL after.
     pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
+        self.signal(&child, "-TERM");
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = child.try_wait() {
+                if self.group {
+                    // The leader is gone; make sure nothing it started stays.
+                    self.signal(&child, "-KILL");
+                }
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));

@@ -33,9 +33,11 @@ pub fn node22() -> PathBuf {
     PathBuf::from("node")
 }
 
-/// `node_modules/wrangler/bin/wrangler.js` (from `npm ci`).
+/// wrangler's own CLI, `node_modules/wrangler/wrangler-dist/cli.js` (from
+/// `npm ci`). Not `bin/wrangler.js`: that one re-spawns node, and stopping
+/// it by PID would leave the real wrangler (and workerd) running.
 pub fn wrangler_js() -> PathBuf {
-    let p = repo_root().join("node_modules/wrangler/bin/wrangler.js");
+    let p = repo_root().join("node_modules/wrangler/wrangler-dist/cli.js");
     assert!(
         p.exists(),
         "{} is missing: run `npm ci` (scripts/test.sh does)",
@@ -192,7 +194,7 @@ impl WranglerDev {
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
             .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
-        let proc = Proc::spawn("wrangler dev", &mut cmd);
+        let proc = Proc::spawn_group("wrangler dev", &mut cmd);
         let dev = WranglerDev { port, dir, proc };
         dev.wait_ready();
         dev
