@@ -5,12 +5,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use edge_session::{Error, Record, SessionId, SessionStore};
+use edge_session::{
+    Error, Record, SessionId, SessionStore, decode_record, encode_record, record_key,
+};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
-pub const DEFAULT_PREFIX: &str = "session:";
+pub const DEFAULT_PREFIX: &str = edge_session::DEFAULT_KEY_PREFIX;
 
 /// How long to wait for Redis before failing the request (503).
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -134,10 +136,7 @@ impl<C> RedisStore<C> {
 
     /// The Redis key of `id`.
     pub fn key(&self, id: &SessionId) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + id.as_str().len());
-        key.push_str(&self.prefix);
-        key.push_str(id.as_str());
-        key
+        record_key(&self.prefix, id)
     }
 }
 
@@ -151,10 +150,6 @@ where
     }
 }
 
-fn encode(record: &Record) -> Result<Vec<u8>, Error> {
-    Ok(serde_json::to_vec(record)?)
-}
-
 impl<C> SessionStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
@@ -163,10 +158,7 @@ where
         let bytes: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.key(id))).await?;
         match bytes {
             None => Ok(None),
-            Some(bytes) => match serde_json::from_slice::<Record>(&bytes) {
-                Ok(record) => Ok(Some(record)),
-                Err(_) => Err(Error::CorruptRecord),
-            },
+            Some(bytes) => decode_record(&bytes).map(Some),
         }
     }
 
@@ -178,7 +170,7 @@ where
     ) -> Result<Option<SessionId>, Error> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(&id))
-            .arg(encode(record)?)
+            .arg(encode_record(record)?)
             .arg("NX")
             .arg("EX")
             .arg(ttl.max(1));
@@ -189,7 +181,7 @@ where
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.key(id))
-            .arg(encode(record)?)
+            .arg(encode_record(record)?)
             .arg("EX")
             .arg(ttl.max(1));
         let () = self.query(&cmd).await?;
@@ -227,7 +219,7 @@ where
             .script
             .key(self.key(old))
             .key(self.key(&new))
-            .arg(encode(record)?)
+            .arg(encode_record(record)?)
             .arg(ttl.max(1))
             .invoke_async(&mut conn)
             .await

@@ -1,8 +1,8 @@
 //! Workers KV as a session store.
 
 use edge_session::{Error, Record, SessionId, SessionStore};
+use worker::Env;
 use worker::kv::{KvError, KvStore};
-use worker::{Env, console_warn};
 
 /// The shortest TTL Workers KV accepts (`expirationTtl`), in seconds.
 pub const KV_MIN_TTL: u64 = 60;
@@ -50,7 +50,7 @@ impl KvSessionStore {
     pub fn new(kv: KvStore) -> Self {
         KvSessionStore {
             kv,
-            prefix: String::from("session:"),
+            prefix: String::from(edge_session::DEFAULT_KEY_PREFIX),
         }
     }
 
@@ -62,11 +62,11 @@ impl KvSessionStore {
     }
 
     fn key(&self, id: &SessionId) -> String {
-        format!("{}{}", self.prefix, id.as_str())
+        edge_session::record_key(&self.prefix, id)
     }
 
     async fn put(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<(), Error> {
-        let json = serde_json::to_string(record)?;
+        let json = edge_session::encode_record(record)?;
         self.kv
             .put(&self.key(id), json)
             .map_err(kv_error)?
@@ -82,13 +82,8 @@ impl SessionStore for KvSessionStore {
         let text = self.kv.get(&self.key(id)).text().await.map_err(kv_error)?;
         match text {
             None => Ok(None),
-            Some(text) => match serde_json::from_str::<Record>(&text) {
-                Ok(record) => Ok(Some(record)),
-                Err(_) => {
-                    console_warn!("session record in KV did not decode");
-                    Err(Error::CorruptRecord)
-                }
-            },
+            // Undecodable: CorruptRecord, which the adapter logs.
+            Some(text) => edge_session::decode_record(text.as_bytes()).map(Some),
         }
     }
 

@@ -32,7 +32,7 @@ impl UpstashStore {
         UpstashStore {
             url: url.trim_end_matches('/').to_string(),
             token: token.to_string(),
-            prefix: String::from("session:"),
+            prefix: String::from(edge_session::DEFAULT_KEY_PREFIX),
         }
     }
 
@@ -60,7 +60,7 @@ impl UpstashStore {
     }
 
     fn key(&self, id: &SessionId) -> String {
-        format!("{}{}", self.prefix, id.as_str())
+        edge_session::record_key(&self.prefix, id)
     }
 
     /// POSTs `body` to `path` and returns the decoded JSON answer.
@@ -128,13 +128,8 @@ impl SessionStore for UpstashStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
         match self.command(json!(["GET", self.key(id)])).await? {
             Value::Null => Ok(None),
-            Value::String(text) => match serde_json::from_str::<Record>(&text) {
-                Ok(record) => Ok(Some(record)),
-                Err(_) => {
-                    worker::console_warn!("session record in Upstash did not decode");
-                    Err(Error::CorruptRecord)
-                }
-            },
+            // Undecodable: CorruptRecord, which the adapter logs.
+            Value::String(text) => edge_session::decode_record(text.as_bytes()).map(Some),
             _ => Err(Error::CorruptRecord),
         }
     }
@@ -145,7 +140,7 @@ impl SessionStore for UpstashStore {
         record: &Record,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        let json = serde_json::to_string(record)?;
+        let json = edge_session::encode_record(record)?;
         let result = self
             .command(json!([
                 "SET",
@@ -160,7 +155,7 @@ impl SessionStore for UpstashStore {
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
-        let json = serde_json::to_string(record)?;
+        let json = edge_session::encode_record(record)?;
         let result = self
             .command(json!([
                 "SET",
@@ -199,7 +194,7 @@ impl SessionStore for UpstashStore {
         record: &Record,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        let json = serde_json::to_string(record)?;
+        let json = edge_session::encode_record(record)?;
         let ttl = ttl.max(1).to_string();
         let answer = self
             .post(

@@ -43,7 +43,7 @@ impl CookieStore {
     }
 
     fn encode(record: &Record) -> Result<SessionId> {
-        let json = serde_json::to_vec(record)?;
+        let json = crate::store::encode_record(record)?;
         let mut id = String::with_capacity(json.len() * 4 / 3 + 4);
         URL_SAFE_NO_PAD.encode_string(&json, &mut id);
         if id.len() > crate::id::MAX_ID_LEN {
@@ -63,8 +63,7 @@ impl SessionStore for CookieStore {
         let json = URL_SAFE_NO_PAD
             .decode(id.as_str())
             .map_err(|_| Error::CorruptRecord)?;
-        let record: Record = serde_json::from_slice(&json).map_err(|_| Error::CorruptRecord)?;
-        Ok(Some(record))
+        crate::store::decode_record(&json).map(Some)
     }
 
     async fn create(

@@ -57,7 +57,10 @@ pub use key::{Key, KeyRing, MIN_KEY_LEN};
 #[cfg(feature = "std")]
 pub use memory::MemoryStore;
 pub use session::Session;
-pub use store::{MaybeSend, MaybeSync, Record, SessionStore};
+pub use store::{
+    DEFAULT_KEY_PREFIX, MaybeSend, MaybeSync, Record, SessionStore, decode_record, encode_record,
+    record_key,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -9,6 +9,37 @@ use crate::id::SessionId;
 /// JSON text under `<prefix><id>` with a TTL (see the README's "Wire format").
 pub type Record = serde_json::Map<alloc::string::String, serde_json::Value>;
 
+/// The key prefix every server-side store uses by default: records live
+/// under `session:<id>`.
+pub const DEFAULT_KEY_PREFIX: &str = "session:";
+
+/// The storage key of `id` under `prefix` (`<prefix><id>`): the one
+/// definition of the wire format's keys, shared by every server-side store so
+/// a native server and a worker find each other's records.
+pub fn record_key(prefix: &str, id: &SessionId) -> alloc::string::String {
+    let mut key = alloc::string::String::with_capacity(prefix.len() + id.as_str().len());
+    key.push_str(prefix);
+    key.push_str(id.as_str());
+    key
+}
+
+/// A record as the wire format stores it: its JSON object as text.
+///
+/// # Errors
+/// [`Error::Json`](crate::Error::Json) if a value cannot be serialized.
+pub fn encode_record(record: &Record) -> Result<alloc::string::String> {
+    Ok(serde_json::to_string(record)?)
+}
+
+/// A stored value read back as a record.
+///
+/// # Errors
+/// [`Error::CorruptRecord`](crate::Error::CorruptRecord) if it is not a JSON
+/// object (the lifecycle then treats the session as missing).
+pub fn decode_record(bytes: &[u8]) -> Result<Record> {
+    serde_json::from_slice(bytes).map_err(|_| crate::Error::CorruptRecord)
+}
+
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 mod maybe {
     /// `Send` on native targets; nothing on `wasm32-unknown-unknown`, where
