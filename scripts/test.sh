@@ -104,7 +104,10 @@ for t in readme_cookie_format_vectors sign_verify_round_trip axum_router_flow \
     chromium_keeps_and_drops_the_session_cookie memory_concurrency_200_clients \
     worker_kv_suite_and_records worker_upstash_suite_records_and_faults \
     upstash_emulator_matches_the_official_client sessions_cross_between_native_and_worker \
-    worker_kv_in_chromium worker_kv_login_and_conformance; do
+    worker_kv_in_chromium worker_kv_login_and_conformance \
+    memory_concurrent_requests_never_undo_each_other redis_concurrent_requests_never_undo_each_other \
+    worker_upstash_concurrent_requests_never_undo_each_other worker_kv_race_rates \
+    trait_defaults_pass_the_contract_step_by_step; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done
 

@@ -18,7 +18,9 @@
 //! Routes: `GET /setup_session` (sets `session["data"] = "session_data"`, or
 //! the value of an optional `?data=` parameter), `GET /view_session`,
 //! `GET /clear_session`, `GET /login?user=NAME` (a new session id, data kept,
-//! plus `user`), each answering `{"session": {...}}`, and `GET /`.
+//! plus `user`), `GET /incr?key=NAME` (the integer under `key`, default
+//! `count`, plus one, through the store's atomic increment), each answering
+//! `{"session": {...}}`, and `GET /`.
 //!
 //! One log line per request on stdout; SIGINT/SIGTERM stop it gracefully.
 
@@ -271,6 +273,15 @@ async fn route(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
             }
         },
         "/view_session" => view(&session).await,
+        "/incr" => match key_param(req.uri().query()) {
+            Some(key) => incr(&session, key).await,
+            None => {
+                return Ok(text(
+                    StatusCode::BAD_REQUEST,
+                    "key must be 1-64 characters of A-Z a-z 0-9 - _\n",
+                ));
+            }
+        },
         "/clear_session" => clear(&session).await,
         "/login" => {
             let user = req
@@ -318,6 +329,28 @@ fn data_param(query: Option<&str>) -> Result<&str, ()> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if ok { Ok(value) } else { Err(()) }
+}
+
+/// `?key=NAME` (optional; default `count`).
+fn key_param(query: Option<&str>) -> Option<&str> {
+    let key = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("key="))
+        .unwrap_or("count");
+    let ok = (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(key)
+}
+
+/// `GET /incr`: the counter under `key` plus one, added by the store
+/// atomically at commit (concurrent requests add up exactly); the answer
+/// shows this request's local view.
+async fn incr(session: &Session, key: &str) -> Result<Response<Body>, Error> {
+    session.increment(key, 1).await?;
+    view(session).await
 }
 
 async fn setup(session: &Session, data: &str) -> Result<Response<Body>, Error> {

@@ -90,14 +90,17 @@ impl RedisServer {
             .unwrap()
     }
 
-    /// The raw value of `key` and its TTL in seconds (`-2`: no such key).
-    pub async fn record(&self, key: &str) -> (Option<String>, i64) {
+    /// The raw fields of the hash `key` (sorted; `None` if it does not
+    /// exist) and its TTL in seconds (`-2`: no such key).
+    pub async fn record(&self, key: &str) -> (Option<Vec<(String, String)>>, i64) {
         let mut conn = self.conn().await;
-        let value: Option<String> = redis::cmd("GET")
+        let mut fields: Vec<(String, String)> = redis::cmd("HGETALL")
             .arg(key)
             .query_async(&mut conn)
             .await
             .unwrap();
+        fields.sort();
+        let value = (!fields.is_empty()).then_some(fields);
         let ttl: i64 = redis::cmd("TTL")
             .arg(key)
             .query_async(&mut conn)

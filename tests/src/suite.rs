@@ -410,3 +410,194 @@ pub async fn wait_for_200(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// GETs every path at once with `cookie`; panics unless all answer 200.
+async fn all_at_once(t: &Target, cookie: &str, paths: Vec<String>) -> Vec<Reply> {
+    let tasks: Vec<_> = paths
+        .into_iter()
+        .map(|path| {
+            let client = t.client.clone();
+            let cookie = cookie.to_string();
+            tokio::spawn(async move {
+                let r = client.get(&path, Some(cookie.as_bytes())).await;
+                assert_eq!(r.status, 200, "{path}: {}", r.text());
+                r
+            })
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        replies.push(task.await.expect("a request task panicked"));
+    }
+    replies
+}
+
+/// `/incr` under load on ONE session: `clients` concurrent clients each
+/// increment their own key `per_client` times (every key must end at exactly
+/// `per_client`), then all increment one key (it must end at exactly
+/// `clients * per_client`). Returns the two totals it saw, for stores that
+/// cannot promise exactness (Workers KV) to report.
+pub async fn increments(t: &Target, clients: usize, per_client: usize) -> (u64, u64) {
+    let (cookie, _) = setup(t, Some("counting")).await;
+    let run = |key_of: fn(usize) -> String| {
+        let tasks: Vec<_> = (0..clients)
+            .map(|c| {
+                let client = t.client.clone();
+                let cookie = cookie.clone();
+                let path = format!("/incr?key={}", key_of(c));
+                tokio::spawn(async move {
+                    for _ in 0..per_client {
+                        let r = client.get(&path, Some(cookie.as_bytes())).await;
+                        assert_eq!(r.status, 200, "{path}: {}", r.text());
+                    }
+                })
+            })
+            .collect::<Vec<_>>();
+        async move {
+            for task in tasks {
+                task.await.expect("an increment task panicked");
+            }
+        }
+    };
+    run(|c| format!("own{c}")).await;
+    run(|_| String::from("shared")).await;
+    let session = t
+        .client
+        .get("/view_session", Some(cookie.as_bytes()))
+        .await
+        .session();
+    let own: u64 = (0..clients)
+        .map(|c| session[format!("own{c}")].as_u64().unwrap_or(0))
+        .sum();
+    let shared = session["shared"].as_u64().unwrap_or(0);
+    (own, shared)
+}
+
+/// The same, asserting exactness: every own key at `per_client`, the shared
+/// key at `clients * per_client`.
+pub async fn exact_increments(t: &Target, clients: usize, per_client: usize) {
+    let (own, shared) = increments(t, clients, per_client).await;
+    let total = (clients * per_client) as u64;
+    assert_eq!(
+        own, total,
+        "{clients} clients x {per_client} increments of their own keys: some were lost"
+    );
+    assert_eq!(
+        shared, total,
+        "{clients} clients x {per_client} increments of one key: some were lost"
+    );
+}
+
+/// What [`races`] counted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Races {
+    /// Trials run.
+    pub trials: usize,
+    /// Trials after which the logged-out session had data again.
+    pub resurrections: usize,
+    /// Acknowledged writes missing afterwards (rolled back by a refresh or
+    /// overwritten by another request).
+    pub rolled_back: usize,
+    /// Trials after which the pre-login id of a login had data again.
+    pub login_resurrections: usize,
+}
+
+/// Logout and login racing in-flight requests of the same session, `trials`
+/// times, as a page firing parallel fetches (or a thief replaying the
+/// cookie) would:
+///
+/// 1. 12 writes (`/incr` of 12 keys already at 1) and 12 views due a
+///    sliding refresh, all at once: afterwards every key must be at 2 (a
+///    refresh must never roll a write back);
+/// 2. 12 more writes, 12 views due a refresh and one `/clear_session`, all
+///    at once: afterwards the session must be empty for good (no
+///    resurrection);
+/// 3. a `/login` racing 12 writes: afterwards the pre-login id must be dead.
+///
+/// Returns the counts; stores that promise it assert all zero.
+pub async fn races(t: &Target, trials: usize) -> Races {
+    let mut out = Races {
+        trials,
+        ..Races::default()
+    };
+    for trial in 0..trials {
+        // Views carry a cookie expiring in an hour: far less than half the
+        // 14-day TTL is left, so each is due a refresh.
+        let (cookie, id) = setup(t, Some(&format!("trial{trial}"))).await;
+        let due = t.forge(id.as_str(), now() + 3600);
+
+        // Seed the keys (each at 1), so a view rewriting the copy it read
+        // would put an older value back.
+        let seed: Vec<String> = (0..12).map(|i| format!("/incr?key=w{i}")).collect();
+        all_at_once(t, &cookie, seed).await;
+        let mut paths: Vec<String> = (0..12).map(|i| format!("/incr?key=w{i}")).collect();
+        for i in 0..12 {
+            paths.insert(2 * i, String::from("/view_session"));
+        }
+        all_at_once(t, &due, paths).await;
+        let session = t
+            .client
+            .get("/view_session", Some(cookie.as_bytes()))
+            .await
+            .session();
+        out.rolled_back += (0..12)
+            .filter(|i| session[format!("w{i}")] != json!(2))
+            .count();
+        if session["data"] != json!(format!("trial{trial}")) {
+            out.rolled_back += 1;
+        }
+
+        let mut paths: Vec<String> = Vec::new();
+        for i in 0..12 {
+            paths.push(format!("/incr?key=x{i}"));
+            paths.push(String::from("/view_session"));
+            if i == 5 {
+                paths.push(String::from("/clear_session"));
+            }
+        }
+        all_at_once(t, &due, paths).await;
+        let after = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+        if after.session() != json!({}) {
+            out.resurrections += 1;
+        }
+
+        let (cookie, _) = setup(t, Some(&format!("login{trial}"))).await;
+        let mut paths: Vec<String> = (0..12).map(|i| format!("/incr?key=y{i}")).collect();
+        paths.insert(6, String::from("/login?user=racer"));
+        let replies = all_at_once(t, &cookie, paths).await;
+        let old = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+        if old.session() != json!({}) {
+            out.login_resurrections += 1;
+        }
+        let login = &replies[6];
+        let new = login
+            .set_cookie_for(&t.cookie_name)
+            .expect("the login re-issues the cookie");
+        let r = t
+            .client
+            .get("/view_session", Some(new.pair().as_bytes()))
+            .await;
+        assert_eq!(
+            r.session()["user"],
+            json!("racer"),
+            "the logged-in session must hold its user"
+        );
+    }
+    out
+}
+
+/// [`races`], asserting what a store with conditional writes promises: no
+/// resurrection, no rolled-back write, the pre-login id dead, in every trial.
+pub async fn no_races(t: &Target, trials: usize) -> Races {
+    let races = races(t, trials).await;
+    println!("races: {races:?}");
+    assert_eq!(
+        races,
+        Races {
+            trials,
+            ..Races::default()
+        },
+        "concurrent requests undid each other"
+    );
+    races
+}

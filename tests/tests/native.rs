@@ -48,6 +48,14 @@ async fn memory_concurrency_200_clients() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_concurrent_requests_never_undo_each_other() {
+    let demo = NativeDemo::start(&DemoOptions::memory());
+    let t = target(&demo);
+    suite::exact_increments(&t, 32, 50).await;
+    suite::no_races(&t, 40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_routes_and_methods() {
     let demo = NativeDemo::start(&DemoOptions::memory());
     let c = demo.client();
@@ -123,7 +131,11 @@ async fn redis_flow_records_ttl_and_no_write_on_view() {
     let (cookie, id) = suite::setup(&t, None).await;
     let key = format!("session:{}", id.as_str());
     let (raw, ttl) = redis.record(&key).await;
-    assert_eq!(raw.as_deref(), Some(r#"{"data":"session_data"}"#));
+    assert_eq!(
+        raw,
+        Some(vec![("data".into(), r#""session_data""#.into())]),
+        "a hash: one field per key, the value's JSON text"
+    );
     assert!((1_209_590..=1_209_600).contains(&ttl), "TTL {ttl}");
 
     // A view reads once and writes nothing.
@@ -138,9 +150,9 @@ async fn redis_flow_records_ttl_and_no_write_on_view() {
         "a view must not write: {before:?} -> {after:?}"
     );
     assert_eq!(
-        after.get("get").copied().unwrap_or(0),
-        before.get("get").copied().unwrap_or(0) + 1,
-        "exactly one GET"
+        after.get("hgetall").copied().unwrap_or(0),
+        before.get("hgetall").copied().unwrap_or(0) + 1,
+        "exactly one HGETALL"
     );
 
     // A request that never touches the session (404) makes no Redis call at all.
@@ -183,7 +195,9 @@ async fn redis_bad_input_and_corrupt_record() {
     let (cookie, id) = suite::setup(&t, None).await;
     let mut conn = redis.conn().await;
     let key = format!("session:{}", id.as_str());
-    for garbage in ["not json {", "[1,2,3]", "\"a string\"", ""] {
+    // A key of the wrong type (a string, as an older format wrote), and
+    // hash fields that are not JSON.
+    for garbage in ["not json {", r#"{"data":"a string record"}"#, ""] {
         let () = redis::cmd("SET")
             .arg(&key)
             .arg(garbage)
@@ -193,7 +207,33 @@ async fn redis_bad_input_and_corrupt_record() {
         let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
         assert_eq!(r.status, 200, "{garbage:?}: {}", r.text());
         assert_eq!(r.session(), json!({}), "{garbage:?}");
+        // A write against it: the update script treats it as gone, never a 5xx.
+        let r = t.client.get("/incr", Some(cookie.as_bytes())).await;
+        assert_eq!(r.status, 200, "{garbage:?}: {}", r.text());
     }
+    for garbage in ["not json {", "", "\u{1}"] {
+        let _: i64 = redis::cmd("DEL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: i64 = redis::cmd("HSET")
+            .arg(&key)
+            .arg("data")
+            .arg(garbage)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+        assert_eq!(r.status, 200, "{garbage:?}: {}", r.text());
+        assert_eq!(r.session(), json!({}), "{garbage:?}");
+    }
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg("not json {")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     // Writing then goes to a new id; the corrupt record is left alone.
     let r = t
         .client
@@ -261,6 +301,28 @@ async fn redis_down_gives_503_and_recovers_without_restart() {
         "the outage must not have lost or overwritten data"
     );
     let (_, _) = suite::setup(&t, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_concurrent_requests_never_undo_each_other() {
+    let redis = RedisServer::start();
+    let demo = NativeDemo::start(&DemoOptions::redis(redis.url()));
+    let t = target(&demo);
+    suite::exact_increments(&t, 32, 50).await;
+    let races = suite::no_races(&t, 40).await;
+    assert_eq!(races.trials, 40);
+    // Every record is a hash readable with HGETALL; values are JSON texts.
+    let (cookie, id) = suite::setup(&t, Some("hash")).await;
+    let r = t.client.get("/incr?key=n", Some(cookie.as_bytes())).await;
+    assert_eq!(r.session(), json!({"data": "hash", "n": 1}));
+    let (fields, _) = redis.record(&format!("session:{}", id.as_str())).await;
+    assert_eq!(
+        fields,
+        Some(vec![
+            ("data".into(), r#""hash""#.into()),
+            ("n".into(), "1".into())
+        ])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

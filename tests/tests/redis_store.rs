@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use e2e::redis_server::{RedisCluster, RedisServer};
 use edge_session::testing::conformance;
-use edge_session::{Error, Record, SessionId, SessionStore};
+use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use edge_session_tower::RedisStore;
 use serde_json::json;
 
@@ -23,10 +23,12 @@ async fn redis_store_conformance() {
     let redis = RedisServer::start();
     let store = RedisStore::connect(&redis.url()).await.unwrap();
     conformance::run(&store).await;
+    conformance::atomic(&store).await;
     conformance::expiry(&store, sleep).await;
     // The same with another prefix.
     let prefixed = store.clone().with_prefix("app1:sess:");
     conformance::run(&prefixed).await;
+    conformance::atomic(&prefixed).await;
 }
 
 #[tokio::test]
@@ -39,14 +41,19 @@ async fn redis_store_wire_format_and_atomic_cycle() {
 
     let created = store.create(id.clone(), &rec, 300).await.unwrap();
     assert_eq!(created.as_ref(), Some(&id));
-    let raw: String = redis::cmd("GET")
+    let mut raw: Vec<(String, String)> = redis::cmd("HGETALL")
         .arg("session:wire-format-test-id")
         .query_async(&mut conn)
         .await
         .unwrap();
+    raw.sort();
     assert_eq!(
-        raw, r#"{"data":"session_data","n":1}"#,
-        "value = the session's JSON object"
+        raw,
+        vec![
+            ("data".to_string(), r#""session_data""#.to_string()),
+            ("n".to_string(), "1".to_string())
+        ],
+        "a hash: one field per key, the value's JSON text"
     );
     let ttl: i64 = redis::cmd("TTL")
         .arg("session:wire-format-test-id")
@@ -55,28 +62,46 @@ async fn redis_store_wire_format_and_atomic_cycle() {
         .unwrap();
     assert!((295..=300).contains(&ttl), "{ttl}");
 
-    // A record written by someone else in the documented format loads.
-    let () = redis::cmd("SET")
+    // A record written by someone else in the documented format loads,
+    // integers beyond 2^53 included (no JSON is parsed inside Redis).
+    let _: i64 = redis::cmd("HSET")
         .arg("session:written-elsewhere")
-        .arg(r#"{"data":"from the worker"}"#)
+        .arg("data")
+        .arg(r#""from the worker""#)
+        .arg("big")
+        .arg("18446744073709551615")
         .query_async(&mut conn)
         .await
         .unwrap();
     let other = SessionId::parse("written-elsewhere").unwrap();
     assert_eq!(
         store.load(&other).await.unwrap(),
-        Some(record(json!({"data": "from the worker"})))
+        Some(record(json!({"data": "from the worker", "big": u64::MAX})))
     );
 
-    // cycle: one script call, old key gone, new key holds the data with the TTL.
+    // An update is one script call that touches only the changed fields.
+    let mut changes = Changes::new();
+    changes.increment("n", 41);
+    changes.set("added", json!([1, 2]));
     let before: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(&mut conn)
         .await
         .unwrap();
+    assert_eq!(
+        store.update(&id, &changes, 300).await.unwrap().as_ref(),
+        Some(&id)
+    );
+    let rec = record(json!({"data": "session_data", "n": 42, "added": [1, 2]}));
+    assert_eq!(store.load(&id).await.unwrap(), Some(rec.clone()));
+
+    // cycle: one script call, old key gone, new key holds the data with the TTL.
     let new = SessionId::parse("cycled-id").unwrap();
-    let moved = store.cycle(&id, new.clone(), &rec, 120).await.unwrap();
-    assert_eq!(moved.as_ref(), Some(&new));
+    let moved = store
+        .cycle(&id, new.clone(), &Changes::new(), 120)
+        .await
+        .unwrap();
+    assert_eq!(moved, Cycled::Moved(new.clone()));
     let after: String = redis::cmd("INFO")
         .arg("commandstats")
         .query_async(&mut conn)
@@ -90,30 +115,58 @@ async fn redis_store_wire_format_and_atomic_cycle() {
     };
     assert_eq!(
         calls(&after, "evalsha") + calls(&after, "eval"),
-        calls(&before, "evalsha") + calls(&before, "eval") + 1,
-        "cycle is one script call"
+        calls(&before, "evalsha") + calls(&before, "eval") + 2,
+        "update and cycle are one script call each"
     );
     assert_eq!(store.load(&id).await.unwrap(), None);
     assert_eq!(store.load(&new).await.unwrap(), Some(rec.clone()));
-    // Refuses an existing new id, leaving both records alone.
-    let again = store
-        .cycle(&other, new.clone(), &record(json!({"x": 1})), 60)
+    let ttl: i64 = redis::cmd("TTL")
+        .arg("session:cycled-id")
+        .query_async(&mut conn)
         .await
         .unwrap();
-    assert_eq!(again, None);
+    assert!((115..=120).contains(&ttl), "{ttl}");
+    // Refuses an existing new id, leaving both records alone.
+    let again = store
+        .cycle(&other, new.clone(), &Changes::new(), 60)
+        .await
+        .unwrap();
+    assert_eq!(again, Cycled::Collision);
     assert_eq!(store.load(&new).await.unwrap(), Some(rec));
     assert!(store.load(&other).await.unwrap().is_some());
 
     // Corrupt records are reported as such.
+    // Corrupt records are reported as such: a key of the wrong type (the
+    // older string format), a field that is not JSON. Writes treat them as
+    // gone.
     let () = redis::cmd("SET")
         .arg("session:corrupt")
-        .arg("{nope")
+        .arg(r#"{"data":"old format"}"#)
         .query_async(&mut conn)
         .await
         .unwrap();
     let corrupt = SessionId::parse("corrupt").unwrap();
     assert!(matches!(
         store.load(&corrupt).await,
+        Err(Error::CorruptRecord)
+    ));
+    assert_eq!(store.update(&corrupt, &changes, 60).await.unwrap(), None);
+    assert_eq!(
+        store
+            .cycle(&corrupt, SessionId::parse("c2").unwrap(), &changes, 60)
+            .await
+            .unwrap(),
+        Cycled::Gone
+    );
+    let _: i64 = redis::cmd("HSET")
+        .arg("session:bad-field")
+        .arg("data")
+        .arg("{nope")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.load(&SessionId::parse("bad-field").unwrap()).await,
         Err(Error::CorruptRecord)
     ));
 }
@@ -157,6 +210,7 @@ async fn redis_cluster_store_conformance() {
     let nodes: Vec<&str> = urls.iter().map(String::as_str).collect();
     let store = RedisStore::connect_cluster(&nodes).await.unwrap();
     conformance::run(&store).await;
+    conformance::atomic(&store).await;
     conformance::expiry(&store, sleep).await;
 
     // Records spread over the three masters (the store follows MOVED slots).

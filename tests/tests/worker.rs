@@ -107,12 +107,16 @@ async fn worker_kv_login_and_conformance() {
     let dev = WranglerDev::start(&WorkerOptions::kv());
     let t = target(&dev);
     suite::login_cycles_id(&t).await;
+    // The contract and the step-by-step interleavings pass inside workerd;
+    // concurrent increments are only measured on KV (no atomic write).
     let r = t.client.get("/__conformance", None).await;
-    assert_eq!(
-        (r.status, r.text()),
-        (200, "conformance ok: kv\n".into()),
+    println!("KV in workerd: {}", r.text().trim());
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), dev.logs());
+    assert!(
+        r.text()
+            .starts_with("conformance ok: kv (concurrent increments kept: "),
         "{}",
-        dev.logs()
+        r.text()
     );
 }
 
@@ -179,19 +183,24 @@ async fn worker_upstash_suite_records_and_faults() {
     let (cookie, id) = suite::setup(&t, Some("precious")).await;
     let key = format!("session:{}", id.as_str());
     let (raw, ttl) = redis.record(&key).await;
-    assert_eq!(raw.as_deref(), Some(r#"{"data":"precious"}"#));
+    assert_eq!(raw, Some(vec![("data".into(), r#""precious""#.into())]));
     assert!((1_209_590..=1_209_600).contains(&ttl), "TTL {ttl}");
     let writes = redis.write_calls().await;
     let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
     assert_eq!(r.session(), json!({"data": "precious"}));
     assert_eq!(redis.write_calls().await, writes, "a view must not write");
 
-    // Login: cycle_id through one /multi-exec (SET NX of the new id, DEL of the old).
+    // Login: cycle_id through one script (rename to the new id, conditional).
     suite::login_cycles_id(&t).await;
+    // The contract, the interleavings and 100 concurrent increments (exact),
+    // inside workerd.
     let r = t.client.get("/__conformance", None).await;
     assert_eq!(
         (r.status, r.text()),
-        (200, "conformance ok: upstash\n".into()),
+        (
+            200,
+            "conformance ok: upstash (atomic: 100 of 100 concurrent increments)\n".into()
+        ),
         "{}",
         dev.logs()
     );
@@ -224,7 +233,8 @@ async fn worker_upstash_suite_records_and_faults() {
     let r = suite::wait_for_200(&t, "/view_session", &cookie, Duration::from_secs(15)).await;
     assert_eq!((r.status, r.session()), (200, json!({"data": "precious"})));
 
-    // A corrupt record is treated as missing.
+    // A corrupt record is treated as missing: a key of the wrong type (a
+    // string), or a hash field that is not JSON.
     let () = redis::cmd("SET")
         .arg(&key)
         .arg("{broken")
@@ -232,10 +242,7 @@ async fn worker_upstash_suite_records_and_faults() {
         .await
         .unwrap();
     let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
-    assert_eq!((r.status, r.session()), (200, json!({})));
-
-    // Upstash answering 400 {"error": "WRONGTYPE ..."} (the key holds a hash):
-    // a clear 503 with Upstash's words in the log, never a panic.
+    assert_eq!((r.status, r.session()), (200, json!({})), "{}", r.text());
     let _: i64 = redis::cmd("DEL")
         .arg(&key)
         .query_async(&mut conn)
@@ -243,19 +250,45 @@ async fn worker_upstash_suite_records_and_faults() {
         .unwrap();
     let _: i64 = redis::cmd("HSET")
         .arg(&key)
-        .arg("f")
-        .arg("v")
+        .arg("data")
+        .arg("not json")
         .query_async(&mut conn)
         .await
         .unwrap();
     let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!((r.status, r.session()), (200, json!({})), "{}", r.text());
+    let r = t.client.get("/incr", Some(cookie.as_bytes())).await;
+    assert_eq!(
+        (r.status, r.session()),
+        (200, json!({"count": 1})),
+        "{}",
+        r.text()
+    );
+
+    // Upstash answering 400 {"error": "OOM ..."} (the database is full): a
+    // clear 503 with Upstash's words in the log, never a panic.
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let r = t.client.get("/setup_session", None).await;
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory")
+        .arg("0")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(r.status, 503, "{}", r.text());
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !dev.logs().contains("WRONGTYPE") && Instant::now() < deadline {
+    while !dev.logs().contains("OOM") && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(
-        dev.logs().contains("Upstash error (400): WRONGTYPE"),
+        dev.logs().contains("Upstash error (400)") && dev.logs().contains("OOM"),
         "{}",
         dev.logs()
     );
@@ -279,6 +312,39 @@ async fn worker_upstash_wrong_token_is_a_clear_503() {
         "the log must say what to fix:\n{}",
         dev.logs()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_upstash_concurrent_requests_never_undo_each_other() {
+    let redis = RedisServer::start();
+    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
+    let t = target(&dev);
+    suite::exact_increments(&t, 32, 50).await;
+    suite::no_races(&t, 40).await;
+}
+
+/// Workers KV has no conditional or atomic write: the same races as the
+/// stores that promise exactness, measured and reported (docs/benchmarks.md),
+/// not required. What KV does promise is asserted: every request answers
+/// 200, and without overlap (the in-workerd conformance steps) nothing is
+/// undone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_kv_race_rates() {
+    let dev = WranglerDev::start(&WorkerOptions::kv());
+    let t = target(&dev);
+    let (own, shared) = suite::increments(&t, 32, 50).await;
+    let races = suite::races(&t, 40).await;
+    println!(
+        "KV race rates under wrangler dev: increments kept {own}/1600 (own keys), {shared}/1600 (one key); \
+         {races:?}"
+    );
+    assert!(own > 0 && shared > 0, "increments never landed");
+    assert!(
+        own <= 1600 && shared <= 1600,
+        "more increments than requests"
+    );
+    assert_eq!(races.trials, 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use edge_session::{
-    Error, Expiry, Lifecycle, Outcome, SameSite, SessionConfig, SessionHandle, SessionStore,
-    StoreRef,
+    Action, Error, Expiry, Lifecycle, Outcome, SameSite, SessionConfig, SessionHandle,
+    SessionStore, StoreRef,
 };
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -246,10 +246,16 @@ where
                 Outcome::Respond {
                     set_cookie,
                     corrupt_record,
+                    action,
                 } => {
                     if corrupt_record {
                         tracing::warn!(
                             "a session record did not decode; it was treated as missing"
+                        );
+                    }
+                    if action == Action::Gone {
+                        tracing::info!(
+                            "the session was gone at commit (logged out or cycled concurrently); its changes were dropped and its cookie removed"
                         );
                     }
                     if let Some(set_cookie) = set_cookie {

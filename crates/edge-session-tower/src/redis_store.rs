@@ -5,8 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use edge_session::redis_wire;
 use edge_session::{
-    Error, Record, SessionId, SessionStore, decode_record, encode_record, record_key,
+    Changes, Cycled, Error, Record, SessionId, SessionStore, decode_fields, record_key,
 };
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script};
@@ -17,36 +18,44 @@ pub const DEFAULT_PREFIX: &str = edge_session::DEFAULT_KEY_PREFIX;
 /// How long to wait for Redis before failing the request (503).
 const TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Moves a record to a new key atomically, refusing an existing new key.
-const CYCLE_SCRIPT: &str = r"
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-";
+/// The store's Lua scripts (their text is in the core, shared with the
+/// Upstash REST store).
+#[derive(Debug)]
+struct Scripts {
+    create: Script,
+    update: Script,
+    cycle: Script,
+    take: Script,
+}
 
-/// Sessions in Redis: key `<prefix><id>` (prefix `session:` by default),
-/// value the session's JSON object, TTL through `SET ... EX`. The same
-/// records as every other edge-session server-side store, so a native
-/// server and a worker (through Upstash's REST API) can share sessions.
+/// Sessions in Redis: a hash under `<prefix><id>` (prefix `session:` by
+/// default), one field per session key holding the value's JSON text, with
+/// the session's TTL ([`edge_session::redis_wire`]). The same records as the
+/// Upstash REST store, so a native server and a worker share sessions.
 ///
-/// Commands: `GET` to load, `SET NX EX` to create, `SET EX` to save, `DEL`,
-/// `EXPIRE` to refresh, and a Lua script that moves a record to a new id
-/// atomically for `cycle_id`. Redis being down makes every call fail fast
-/// (2 s timeouts) with [`Error::Store`]; the `ConnectionManager` reconnects
-/// by itself when Redis is back.
+/// Commands: `HGETALL` to load, `EXPIRE` to refresh, `DEL` to log out, and
+/// one Lua script (`EVALSHA`) per write: create (never overwrites), update
+/// (the request's changed keys only, increments with `HINCRBY`, conditional
+/// on the record still existing) and cycle (rename to the new id and apply
+/// the changes, conditional on the old record). Concurrent requests of one
+/// session never undo each other: a logout or login sticks, edits to
+/// different keys all survive, increments add up exactly.
+///
+/// Redis being down makes every call fail fast (2 s timeouts) with
+/// [`Error::Store`]; the `ConnectionManager` reconnects by itself when Redis
+/// is back.
 ///
 /// On Redis Cluster (feature `cluster`) the two keys of a `cycle_id` live in
-/// different hash slots, so the move is `SET NX` on the new key then `DEL` of
-/// the old one: not atomic, and a failed `DEL` is reported as an error (the
-/// login answers 503 rather than leave the old id alive silently).
+/// different hash slots, so the move is two scripts: take the old record
+/// (read and delete in one step) then create the new one. Writes racing the
+/// login still never revive the old id, but if the process dies between the
+/// two steps the session is lost (the user logs in again).
 #[derive(Clone)]
 pub struct RedisStore<C = ConnectionManager> {
     conn: C,
     prefix: Arc<str>,
     atomic_cycle: bool,
-    script: Arc<Script>,
+    scripts: Arc<Scripts>,
 }
 
 impl<C> fmt::Debug for RedisStore<C> {
@@ -77,14 +86,16 @@ impl RedisStore<ConnectionManager> {
             .get_connection_manager_with_config(config)
             .await
             .map_err(store_error)?;
-        // Load the cycle script now, so a login's cycle_id is one EVALSHA
-        // (after a Redis restart the first one reloads it by itself).
-        let _: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(CYCLE_SCRIPT)
-            .query_async(&mut conn)
-            .await
-            .map_err(store_error)?;
+        // Load the scripts now, so each write is one EVALSHA (after a Redis
+        // restart the first call of each reloads it by itself).
+        for script in [redis_wire::CREATE, redis_wire::UPDATE, redis_wire::CYCLE] {
+            let _: String = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(script)
+                .query_async(&mut conn)
+                .await
+                .map_err(store_error)?;
+        }
         Ok(Self::new(conn))
     }
 }
@@ -123,7 +134,12 @@ impl<C> RedisStore<C> {
             conn,
             prefix: Arc::from(DEFAULT_PREFIX),
             atomic_cycle: true,
-            script: Arc::new(Script::new(CYCLE_SCRIPT)),
+            scripts: Arc::new(Scripts {
+                create: Script::new(redis_wire::CREATE),
+                update: Script::new(redis_wire::UPDATE),
+                cycle: Script::new(redis_wire::CYCLE),
+                take: Script::new(redis_wire::TAKE),
+            }),
         }
     }
 
@@ -148,6 +164,26 @@ where
         let mut conn = self.conn.clone();
         cmd.query_async(&mut conn).await.map_err(store_error)
     }
+
+    async fn run<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        keys: &[&str],
+        args: &[String],
+    ) -> Result<T, Error> {
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(*key);
+        }
+        for arg in args {
+            invocation.arg(arg.as_str());
+        }
+        let mut conn = self.conn.clone();
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)
+    }
 }
 
 impl<C> SessionStore for RedisStore<C>
@@ -155,10 +191,17 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
-        let bytes: Option<Vec<u8>> = self.query(redis::cmd("GET").arg(self.key(id))).await?;
-        match bytes {
-            None => Ok(None),
-            Some(bytes) => decode_record(&bytes).map(Some),
+        let mut conn = self.conn.clone();
+        let fields: Result<Vec<(Vec<u8>, Vec<u8>)>, _> = redis::cmd("HGETALL")
+            .arg(self.key(id))
+            .query_async(&mut conn)
+            .await;
+        match fields {
+            Ok(fields) if fields.is_empty() => Ok(None),
+            Ok(fields) => decode_fields(fields).map(Some),
+            // A key of another type (a string from an older format): corrupt.
+            Err(e) if e.code() == Some("WRONGTYPE") => Err(Error::CorruptRecord),
+            Err(e) => Err(store_error(e)),
         }
     }
 
@@ -168,29 +211,44 @@ where
         record: &Record,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(&id))
-            .arg(encode_record(record)?)
-            .arg("NX")
-            .arg("EX")
-            .arg(ttl.max(1));
-        let set: Option<String> = self.query(&cmd).await?;
-        Ok(set.map(|_| id))
+        let args = redis_wire::create_args(record, ttl)?;
+        let created: i64 = self
+            .run(&self.scripts.create, &[&self.key(&id)], &args)
+            .await?;
+        Ok((created == 1).then_some(id))
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(id))
-            .arg(encode_record(record)?)
-            .arg("EX")
-            .arg(ttl.max(1));
-        let () = self.query(&cmd).await?;
+        let key = self.key(id);
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&key).ignore();
+        if !record.is_empty() {
+            let args = redis_wire::create_args(record, ttl)?;
+            pipe.cmd("HSET").arg(&key).arg(&args[1..]).ignore();
+            pipe.expire(&key, i64::try_from(ttl.max(1)).unwrap_or(i64::MAX))
+                .ignore();
+        }
+        let mut conn = self.conn.clone();
+        let () = pipe.query_async(&mut conn).await.map_err(store_error)?;
         Ok(id.clone())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
         let _: i64 = self.query(redis::cmd("DEL").arg(self.key(id))).await?;
         Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: &SessionId,
+        changes: &Changes,
+        ttl: u64,
+    ) -> Result<Option<SessionId>, Error> {
+        let args = redis_wire::change_args(changes, ttl)?;
+        let applied: i64 = self
+            .run(&self.scripts.update, &[&self.key(id)], &args)
+            .await?;
+        Ok((applied == 1).then(|| id.clone()))
     }
 
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>, Error> {
@@ -204,26 +262,41 @@ where
         &self,
         old: &SessionId,
         new: SessionId,
-        record: &Record,
+        changes: &Changes,
         ttl: u64,
-    ) -> Result<Option<SessionId>, Error> {
-        if !self.atomic_cycle {
-            let Some(id) = self.create(new, record, ttl).await? else {
-                return Ok(None);
-            };
-            self.delete(old).await?;
-            return Ok(Some(id));
+    ) -> Result<Cycled, Error> {
+        let (old_key, new_key) = (self.key(old), self.key(&new));
+        if self.atomic_cycle {
+            let args = redis_wire::change_args(changes, ttl)?;
+            let moved: i64 = self
+                .run(&self.scripts.cycle, &[&old_key, &new_key], &args)
+                .await?;
+            return Ok(match moved {
+                1 => Cycled::Moved(new),
+                2 => Cycled::Collision,
+                _ => Cycled::Gone,
+            });
         }
-        let mut conn = self.conn.clone();
-        let moved: i64 = self
-            .script
-            .key(self.key(old))
-            .key(self.key(&new))
-            .arg(encode_record(record)?)
-            .arg(ttl.max(1))
-            .invoke_async(&mut conn)
-            .await
-            .map_err(store_error)?;
-        Ok((moved == 1).then_some(new))
+        // Cluster: the keys are in different slots. Take the old record (read
+        // and delete in one step: later writes to it find it gone), then
+        // create the new one.
+        let fields: Vec<(Vec<u8>, Vec<u8>)> =
+            self.run(&self.scripts.take, &[&old_key], &[]).await?;
+        if fields.is_empty() {
+            return Ok(Cycled::Gone);
+        }
+        let taken = match decode_fields(fields) {
+            Ok(record) => record,
+            Err(Error::CorruptRecord) => return Ok(Cycled::Gone),
+            Err(e) => return Err(e),
+        };
+        let mut record = taken.clone();
+        changes.apply_to(&mut record);
+        if self.create(new.clone(), &record, ttl).await?.is_some() {
+            return Ok(Cycled::Moved(new));
+        }
+        // The new id exists (a 128-bit collision): put the old record back.
+        self.create(old.clone(), &taken, ttl).await?;
+        Ok(Cycled::Collision)
     }
 }

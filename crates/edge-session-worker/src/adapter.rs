@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use edge_session::{
-    Error, Key, KeyRing, Lifecycle, Outcome, SessionConfig, SessionStore, StoreRef,
+    Action, Error, Key, KeyRing, Lifecycle, Outcome, SessionConfig, SessionStore, StoreRef,
 };
 use worker::{Date, Env, Headers, Request, Response, Router};
 
@@ -112,10 +112,16 @@ impl<S: SessionStore + 'static> Sessions<S> {
             Outcome::Respond {
                 set_cookie,
                 corrupt_record,
+                action,
             } => {
                 if corrupt_record {
                     worker::console_warn!(
                         "a session record did not decode; it was treated as missing"
+                    );
+                }
+                if action == Action::Gone {
+                    worker::console_log!(
+                        "the session was gone at commit (logged out or cycled concurrently); its changes were dropped and its cookie removed"
                     );
                 }
                 if let Some(set_cookie) = set_cookie {

@@ -20,6 +20,15 @@ pub const KV_MIN_TTL: u64 = 60;
 /// only on change (and refreshes sliding expiry at most about twice per
 /// TTL), and a rate-limited write (HTTP 429) is an [`Error::Store`] that says
 /// so, answered with 503.
+///
+/// KV has no conditional write and no TTL-only update, so `update`, `touch`
+/// and `cycle` are the trait's defaults: read the record at commit, apply
+/// the request's changes to what was read (not to the copy the handler
+/// loaded), write it back. A logout, a login or a write that lands between
+/// that read and that write (one KV round trip, not the whole request) can
+/// still be undone or lost, and concurrent increments can be lost; a refresh
+/// re-reads before it rewrites, so it only rolls back a write made in that
+/// same window. The README has the rates measured under `wrangler dev`.
 #[derive(Clone, Debug)]
 pub struct KvSessionStore {
     kv: KvStore,

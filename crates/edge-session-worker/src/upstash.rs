@@ -1,19 +1,22 @@
 //! Upstash Redis over its REST API, through the Workers Fetch API.
 
-use edge_session::{Error, Record, SessionId, SessionStore};
+use edge_session::redis_wire;
+use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use serde_json::{Value, json};
 use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
 
 /// Sessions in Upstash Redis, spoken to over its REST API with `fetch`:
-/// `POST <url>` with a JSON command array (`["SET","session:<id>","{...}","EX",
-/// "1209600"]`), `Authorization: Bearer <token>`, `Content-Type:
-/// application/json`; `POST <url>/multi-exec` for the two commands of a
-/// `cycle_id` (`SET` of the new id, `DEL` of the old, in one transaction).
+/// `POST <url>` with a JSON command array (`["HGETALL","session:<id>"]`,
+/// `["EVAL","<script>","1","session:<id>","1209600",...]`),
+/// `Authorization: Bearer <token>`, `Content-Type: application/json`.
 ///
-/// Records are the same as the native `RedisStore`'s (key `<prefix><id>`,
-/// value the session's JSON, TTL through `EX`), so a worker and a native
-/// server pointed at one Upstash database (REST for the worker, the Redis
-/// protocol for the server) share sessions.
+/// Records and scripts are the native `RedisStore`'s
+/// ([`edge_session::redis_wire`]: a hash per session, one Lua script per
+/// write), so a worker and a native server pointed at one Upstash database
+/// (REST for the worker, the Redis protocol for the server) share sessions,
+/// and the same guarantees hold: writes conditional on the record existing
+/// (logout and login stick), field-level changes, exact increments, and a
+/// `cycle_id` that is one atomic script.
 ///
 /// Errors: a refused token (HTTP 401), a bad request (400), `{"error": ...}`
 /// answers and network failures are [`Error::Store`] with what Upstash said;
@@ -120,18 +123,50 @@ impl UpstashStore {
     }
 }
 
-fn is_ok(v: &Value) -> bool {
-    v.as_str() == Some("OK")
+/// A script's integer result (Upstash answers numbers, the emulator too).
+fn as_int(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+impl UpstashStore {
+    /// `EVAL script <keys> <args>`: one round trip, atomic in Redis.
+    async fn eval(&self, script: &str, keys: &[String], args: &[String]) -> Result<Value, Error> {
+        let mut command = Vec::with_capacity(3 + keys.len() + args.len());
+        command.push(Value::from("EVAL"));
+        command.push(Value::from(script));
+        command.push(Value::from(keys.len().to_string()));
+        command.extend(keys.iter().map(|k| Value::from(k.as_str())));
+        command.extend(args.iter().map(|a| Value::from(a.as_str())));
+        self.command(Value::Array(command)).await
+    }
 }
 
 impl SessionStore for UpstashStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
-        match self.command(json!(["GET", self.key(id)])).await? {
-            Value::Null => Ok(None),
-            // Undecodable: CorruptRecord, which the adapter logs.
-            Value::String(text) => edge_session::decode_record(text.as_bytes()).map(Some),
-            _ => Err(Error::CorruptRecord),
+        let result = match self.command(json!(["HGETALL", self.key(id)])).await {
+            Ok(result) => result,
+            // A key of another type (a string from an older format): corrupt.
+            Err(e) if e.to_string().contains("WRONGTYPE") => return Err(Error::CorruptRecord),
+            Err(e) => return Err(e),
+        };
+        let Value::Array(items) = result else {
+            return Err(Error::CorruptRecord);
+        };
+        if items.is_empty() {
+            return Ok(None);
         }
+        if items.len() % 2 != 0 {
+            return Err(Error::CorruptRecord);
+        }
+        let mut fields = Vec::with_capacity(items.len() / 2);
+        for pair in items.chunks_exact(2) {
+            let [Value::String(name), Value::String(value)] = pair else {
+                return Err(Error::CorruptRecord);
+            };
+            fields.push((name.as_str(), value.as_str()));
+        }
+        edge_session::decode_fields(fields).map(Some)
     }
 
     async fn create(
@@ -140,36 +175,26 @@ impl SessionStore for UpstashStore {
         record: &Record,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        let json = edge_session::encode_record(record)?;
+        let args = redis_wire::create_args(record, ttl)?;
         let result = self
-            .command(json!([
-                "SET",
-                self.key(&id),
-                json,
-                "NX",
-                "EX",
-                ttl.max(1).to_string()
-            ]))
+            .eval(redis_wire::CREATE, &[self.key(&id)], &args)
             .await?;
-        Ok(is_ok(&result).then_some(id))
+        Ok((as_int(&result) == Some(1)).then_some(id))
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
-        let json = edge_session::encode_record(record)?;
-        let result = self
-            .command(json!([
-                "SET",
-                self.key(id),
-                json,
-                "EX",
-                ttl.max(1).to_string()
-            ]))
-            .await?;
-        if is_ok(&result) {
-            Ok(id.clone())
-        } else {
-            Err(Error::store_msg(format!("Upstash SET answered {result}")))
+        let key = self.key(id);
+        let mut commands = vec![json!(["DEL", key])];
+        if !record.is_empty() {
+            let args = redis_wire::create_args(record, ttl)?;
+            let mut hset = vec![Value::from("HSET"), Value::from(key.as_str())];
+            hset.extend(args[1..].iter().map(|a| Value::from(a.as_str())));
+            commands.push(Value::Array(hset));
+            commands.push(json!(["EXPIRE", key, ttl.max(1).to_string()]));
         }
+        let answer = self.post("/multi-exec", &Value::Array(commands)).await?;
+        check_transaction(&answer)?;
+        Ok(id.clone())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
@@ -177,51 +202,64 @@ impl SessionStore for UpstashStore {
         Ok(())
     }
 
+    async fn update(
+        &self,
+        id: &SessionId,
+        changes: &Changes,
+        ttl: u64,
+    ) -> Result<Option<SessionId>, Error> {
+        let args = redis_wire::change_args(changes, ttl)?;
+        let result = self
+            .eval(redis_wire::UPDATE, &[self.key(id)], &args)
+            .await?;
+        Ok((as_int(&result) == Some(1)).then(|| id.clone()))
+    }
+
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>, Error> {
         let result = self
             .command(json!(["EXPIRE", self.key(id), ttl.max(1).to_string()]))
             .await?;
-        Ok((result.as_i64() == Some(1)).then(|| id.clone()))
+        Ok((as_int(&result) == Some(1)).then(|| id.clone()))
     }
 
-    /// One `/multi-exec` transaction: `SET new NX EX` then `DEL old`. If the
-    /// new id existed (a 128-bit collision, never seen in practice) the old
-    /// record is written back and the lifecycle retries with another id.
+    /// One script: rename the old record to the new id and apply the
+    /// changes, only if the old record exists and the new id does not.
     async fn cycle(
         &self,
         old: &SessionId,
         new: SessionId,
-        record: &Record,
+        changes: &Changes,
         ttl: u64,
-    ) -> Result<Option<SessionId>, Error> {
-        let json = edge_session::encode_record(record)?;
-        let ttl = ttl.max(1).to_string();
-        let answer = self
-            .post(
-                "/multi-exec",
-                &json!([
-                    ["SET", self.key(&new), json, "NX", "EX", ttl],
-                    ["DEL", self.key(old)],
-                ]),
-            )
+    ) -> Result<Cycled, Error> {
+        let args = redis_wire::change_args(changes, ttl)?;
+        let result = self
+            .eval(redis_wire::CYCLE, &[self.key(old), self.key(&new)], &args)
             .await?;
-        let results = answer
-            .as_array()
-            .ok_or_else(|| Error::store_msg("Upstash /multi-exec answer is not an array"))?;
-        if let Some(e) = results
-            .iter()
-            .find_map(|r| r.get("error").and_then(Value::as_str))
-        {
-            return Err(Error::store_msg(format!(
-                "Upstash error in /multi-exec: {e}"
-            )));
-        }
-        let set = results.first().and_then(|r| r.get("result"));
-        if set.is_some_and(is_ok) {
-            Ok(Some(new))
-        } else {
-            self.save(old, record, ttl.parse().unwrap_or(1)).await?;
-            Ok(None)
-        }
+        Ok(match as_int(&result) {
+            Some(1) => Cycled::Moved(new),
+            Some(2) => Cycled::Collision,
+            Some(0) => Cycled::Gone,
+            _ => {
+                return Err(Error::store_msg(format!(
+                    "Upstash cycle script answered {result}"
+                )));
+            }
+        })
+    }
+}
+
+/// Checks a `/multi-exec` answer: an array of results, none an error.
+fn check_transaction(answer: &Value) -> Result<(), Error> {
+    let results = answer
+        .as_array()
+        .ok_or_else(|| Error::store_msg("Upstash /multi-exec answer is not an array"))?;
+    match results
+        .iter()
+        .find_map(|r| r.get("error").and_then(Value::as_str))
+    {
+        Some(e) => Err(Error::store_msg(format!(
+            "Upstash error in /multi-exec: {e}"
+        ))),
+        None => Ok(()),
     }
 }

@@ -18,6 +18,11 @@ use crate::store::{Record, SessionStore};
 /// cannot be revoked on the server — logout only drops the cookie, and a
 /// copied cookie stays valid until its signed expiry.
 ///
+/// Concurrent requests: each response carries the whole session, and the
+/// browser keeps whichever `Set-Cookie` arrives last, so of two requests
+/// that change the session at once only one's changes survive, and
+/// increments can be lost. Use a server-side store where that matters.
+///
 /// ```
 /// use edge_session::{CookieStore, SessionStore, SessionId, Record};
 /// # edge_session::testing::block_on_ready(async {
@@ -85,15 +90,5 @@ impl SessionStore for CookieStore {
 
     async fn touch(&self, id: &SessionId, _ttl: u64) -> Result<Option<SessionId>> {
         Ok(Some(id.clone()))
-    }
-
-    async fn cycle(
-        &self,
-        _old: &SessionId,
-        _new: SessionId,
-        record: &Record,
-        _ttl: u64,
-    ) -> Result<Option<SessionId>> {
-        Self::encode(record).map(Some)
     }
 }

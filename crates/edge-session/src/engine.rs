@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::format::{self, VerifiedCookie};
 use crate::id::SessionId;
 use crate::session::Session;
-use crate::store::SessionStore;
+use crate::store::{Cycled, SessionStore};
 
 /// At most this many cookies with the session's name are verified per
 /// request (each costs one HMAC); more are ignored.
@@ -25,14 +25,20 @@ pub enum Action {
     None,
     /// A new session was written under a new id.
     Created,
-    /// The existing session was overwritten.
+    /// The request's changes were applied to the existing session.
     Saved,
     /// The data moved to a new id (`cycle_id`, or data written after `clear`).
     Cycled,
     /// The session was deleted and its cookie removed.
     Deleted,
-    /// An untouched session's expiry was pushed back (sliding expiry).
+    /// An unchanged session's expiry was pushed back (sliding expiry); its
+    /// data was not rewritten.
     Refreshed,
+    /// The session's record was gone when the request committed (a logout
+    /// or a login committed by a concurrent request, or expiry): nothing was
+    /// written, the request's changes were dropped, and the cookie is
+    /// removed. Adapters log it.
+    Gone,
 }
 
 /// The result of [`Lifecycle::commit`]: what to add to the response.
@@ -65,11 +71,14 @@ impl Commit {
 ///    written (no id is minted before that);
 /// 2. [`Lifecycle::load`] reads the store lazily, the first time the
 ///    handler touches the session, and at most once;
-/// 3. [`Lifecycle::commit`] after the handler: changed → one save (or
-///    create, or cycle) with TTL and a `Set-Cookie`; cleared → one delete
-///    and a removal cookie; untouched → nothing, unless sliding expiry is
-///    due for a refresh (throttled: only when less than the refresh
-///    threshold is left).
+/// 3. [`Lifecycle::commit`] after the handler: changed → one write of
+///    exactly the keys it changed (`update`, conditional on the record still
+///    existing; or `create` for a new session, `cycle` for a new id) with TTL
+///    and a `Set-Cookie`; cleared → one delete and a removal cookie; a record
+///    found gone at commit → nothing written and a removal cookie
+///    ([`Action::Gone`]); unchanged → nothing, unless sliding expiry is due
+///    for a refresh (`touch`: the TTL only, throttled to when less than the
+///    refresh threshold is left).
 ///
 /// ```
 /// use edge_session::{Action, Lifecycle, MemoryStore, SessionConfig};
@@ -220,81 +229,137 @@ impl Lifecycle {
 
         let Some(session) = self.session else {
             // Untouched by the handler.
-            if let Some(cookie) = self.incoming.as_ref().filter(|c| refresh_due(c))
-                && let Some(id) = store.touch(&cookie.id, ttl).await?
-            {
-                let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
-                return Ok(Commit::new(Some(set_cookie), Action::Refreshed, corrupt));
+            if let Some(cookie) = self.incoming.as_ref().filter(|c| refresh_due(c)) {
+                return refresh(config, store, &cookie.id, ttl, now, corrupt).await;
             }
             return Ok(Commit::new(None, Action::None, corrupt));
         };
 
-        // The live record this request owns, if any.
+        // The live record this request read, if any.
         let existing = self.incoming.as_ref().filter(|_| self.found);
 
-        if session.is_empty() {
-            let logout = session.is_cleared() && self.incoming.is_some();
-            let emptied = session.is_changed() && existing.is_some();
-            if let (true, Some(cookie)) = (logout || emptied, &self.incoming) {
+        if session.is_cleared() {
+            // Logout: the old record goes, whatever else happened.
+            if let Some(cookie) = &self.incoming {
                 store.delete(&cookie.id).await?;
-                return Ok(Commit::new(
-                    Some(config.cookie.removal()),
-                    Action::Deleted,
-                    corrupt,
-                ));
             }
-            return Ok(Commit::new(None, Action::None, corrupt));
+            if session.is_empty() {
+                let removal = self.incoming.is_some().then(|| config.cookie.removal());
+                let action = if removal.is_some() {
+                    Action::Deleted
+                } else {
+                    Action::None
+                };
+                return Ok(Commit::new(removal, action, corrupt));
+            }
+            // Data written after the clear: a brand-new session.
+            let (id, _) = create(config, store, session.record(), ttl).await?;
+            let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+            return Ok(Commit::new(Some(set_cookie), Action::Cycled, corrupt));
         }
 
         if !session.is_changed() {
             if let Some(cookie) = existing.filter(|c| refresh_due(c)) {
-                let id = store.save(&cookie.id, session.record(), ttl).await?;
-                let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
-                return Ok(Commit::new(Some(set_cookie), Action::Refreshed, corrupt));
+                return refresh(config, store, &cookie.id, ttl, now, corrupt).await;
             }
             return Ok(Commit::new(None, Action::None, corrupt));
         }
 
-        let new_id = session.is_cleared() || session.is_cycle_requested();
-        let expires = match (expiry, existing) {
+        let Some(cookie) = existing else {
+            // No record to change: the data goes to a new session.
+            if session.is_empty() {
+                return Ok(Commit::new(None, Action::None, corrupt));
+            }
+            let (id, action) = create(config, store, session.record(), ttl).await?;
+            let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+            return Ok(Commit::new(Some(set_cookie), action, corrupt));
+        };
+
+        let cycle = session.is_cycle_requested() && !session.is_empty();
+        let expires = match expiry {
             // An absolute deadline survives ordinary writes.
-            (crate::Expiry::Absolute(_), Some(cookie)) if !new_id => cookie.expires,
+            crate::Expiry::Absolute(_) if !cycle => cookie.expires,
             _ => now.saturating_add(ttl),
         };
         let ttl = expires.saturating_sub(now).max(1);
-        let record = session.record();
-        let (id, action) = match existing {
-            Some(cookie) if !new_id => (store.save(&cookie.id, record, ttl).await?, Action::Saved),
-            Some(cookie) => {
-                let mut attempt = 0;
-                loop {
-                    let candidate = SessionId::generate(config.rng)?;
-                    if let Some(id) = store.cycle(&cookie.id, candidate, record, ttl).await? {
-                        break (id, Action::Cycled);
-                    }
-                    attempt += 1;
-                    if attempt == CREATE_ATTEMPTS {
-                        return Err(Error::IdCollision);
-                    }
-                }
+        let gone = || Commit::new(Some(config.cookie.removal()), Action::Gone, corrupt);
+
+        if !cycle {
+            if session.changes().is_empty() {
+                // `cycle_id` on an empty session: nothing to keep.
+                return Ok(Commit::new(None, Action::None, corrupt));
             }
-            None => {
-                let mut attempt = 0;
-                loop {
-                    let candidate = SessionId::generate(config.rng)?;
-                    if let Some(id) = store.create(candidate, record, ttl).await? {
-                        break (id, Action::Created);
-                    }
-                    attempt += 1;
-                    if attempt == CREATE_ATTEMPTS {
-                        return Err(Error::IdCollision);
-                    }
+            return match store.update(&cookie.id, session.changes(), ttl).await? {
+                None => Ok(gone()),
+                Some(_) if session.is_empty() => Ok(Commit::new(
+                    Some(config.cookie.removal()),
+                    Action::Deleted,
+                    corrupt,
+                )),
+                Some(id) => {
+                    let set_cookie = issue(config, &id, expires, now)?;
+                    Ok(Commit::new(Some(set_cookie), Action::Saved, corrupt))
                 }
+            };
+        }
+
+        let mut attempt = 0;
+        let id = loop {
+            let candidate = SessionId::generate(config.rng)?;
+            match store
+                .cycle(&cookie.id, candidate, session.changes(), ttl)
+                .await?
+            {
+                Cycled::Moved(id) => break id,
+                Cycled::Gone => return Ok(gone()),
+                Cycled::Collision => {}
+            }
+            attempt += 1;
+            if attempt == CREATE_ATTEMPTS {
+                return Err(Error::IdCollision);
             }
         };
         let set_cookie = issue(config, &id, expires, now)?;
-        Ok(Commit::new(Some(set_cookie), action, corrupt))
+        Ok(Commit::new(Some(set_cookie), Action::Cycled, corrupt))
     }
+}
+
+/// A sliding refresh: the TTL only, never the data.
+async fn refresh<S: SessionStore>(
+    config: &SessionConfig,
+    store: &S,
+    id: &SessionId,
+    ttl: u64,
+    now: u64,
+    corrupt: bool,
+) -> Result<Commit> {
+    match store.touch(id, ttl).await? {
+        Some(id) => {
+            let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+            Ok(Commit::new(Some(set_cookie), Action::Refreshed, corrupt))
+        }
+        None => Ok(Commit::new(
+            Some(config.cookie.removal()),
+            Action::Gone,
+            corrupt,
+        )),
+    }
+}
+
+/// Writes `record` under a fresh id, retrying on collisions.
+async fn create<S: SessionStore>(
+    config: &SessionConfig,
+    store: &S,
+    record: &crate::store::Record,
+    ttl: u64,
+) -> Result<(SessionId, Action)> {
+    for _ in 0..CREATE_ATTEMPTS {
+        let candidate = SessionId::generate(config.rng)?;
+        if let Some(id) = store.create(candidate, record, ttl).await? {
+            return Ok((id, Action::Created));
+        }
+    }
+    Err(Error::IdCollision)
 }
 
 /// Signs `id` until `expires` and builds its `Set-Cookie`.

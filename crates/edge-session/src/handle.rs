@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::SessionConfig;
-use crate::engine::Lifecycle;
+use crate::engine::{Action, Lifecycle};
 use crate::error::{Error, Result};
 use crate::session::Session;
 use crate::store::{MaybeSend, MaybeSync, Record, SessionStore};
@@ -158,6 +158,7 @@ impl SessionHandle {
         let untouched = Outcome::Respond {
             set_cookie: None,
             corrupt_record: false,
+            action: Action::None,
         };
         let Some(lifecycle) = lifecycle else {
             return untouched;
@@ -169,6 +170,7 @@ impl SessionHandle {
             Ok(commit) => Outcome::Respond {
                 set_cookie: commit.set_cookie,
                 corrupt_record: commit.corrupt_record,
+                action: commit.action,
             },
             Err(e) if e.is_store() => Outcome::Unavailable(e),
             Err(e) => Outcome::Failed(e),
@@ -228,6 +230,18 @@ impl SessionHandle {
             s.insert_value(key, value);
         })
         .await
+    }
+
+    /// Adds `by` to the integer under `key` (missing: 0) and returns the new
+    /// value as this request sees it; the store applies the increment
+    /// atomically at commit, so concurrent increments add up exactly (see
+    /// [`Session::increment`]).
+    ///
+    /// # Errors
+    /// See the type's docs; also [`Error::Json`] if the value is not an
+    /// `i64` or the sum would overflow.
+    pub async fn increment(&self, key: &str, by: i64) -> Result<i64> {
+        self.with(|s| s.increment(key, by)).await?
     }
 
     /// Removes `key` and returns its value as a `T`.
@@ -294,6 +308,9 @@ pub enum Outcome {
         set_cookie: Option<String>,
         /// A store record did not decode and was treated as missing: log it.
         corrupt_record: bool,
+        /// What the commit did; [`Action::Gone`] (the record was gone at
+        /// commit, the changes were dropped) is worth a log line.
+        action: Action,
     },
     /// The store failed, while the handler loaded the session or while
     /// committing: answer 503 Service Unavailable and log the error.

@@ -6,7 +6,7 @@
 //! keys and signing ([`Key`], [`KeyRing`]), ids ([`SessionId`]), cookies
 //! ([`cookie`], [`format`]), the session ([`Session`]), the store trait
 //! ([`SessionStore`]) with a [`MemoryStore`] and a [`CookieStore`], and
-//! the lifecycle engine ([`Lifecycle`]) every adapter drives, so sessions
+//! the Redis wire format ([`redis_wire`]), and the lifecycle engine ([`Lifecycle`]) every adapter drives, so sessions
 //! behave the same everywhere. It does no I/O and reads no clock: adapters
 //! pass `now` (unix seconds) in.
 //!
@@ -41,6 +41,7 @@ pub mod id;
 pub mod key;
 #[cfg(feature = "std")]
 pub mod memory;
+pub mod redis_wire;
 pub mod session;
 pub mod store;
 pub mod testing;
@@ -58,8 +59,8 @@ pub use key::{Key, KeyRing, MIN_KEY_LEN};
 pub use memory::MemoryStore;
 pub use session::Session;
 pub use store::{
-    DEFAULT_KEY_PREFIX, MaybeSend, MaybeSync, Record, SessionStore, decode_record, encode_record,
-    record_key,
+    Change, Changes, Cycled, DEFAULT_KEY_PREFIX, MaybeSend, MaybeSync, Record, SessionStore,
+    decode_fields, decode_record, encode_field, encode_record, record_key,
 };
 
 #[cfg(doctest)]

@@ -8,11 +8,15 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::error::Result;
 use crate::id::SessionId;
-use crate::store::{Record, SessionStore};
+use crate::store::{Changes, Cycled, Record, SessionStore};
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Keeps sessions in this process's memory, with expiry.
+///
+/// Every operation runs under one lock, so `update` (field-level changes,
+/// increments), `touch` and `cycle` are atomic and conditional on the record
+/// existing: concurrent requests of one session never undo each other.
 ///
 /// For development, tests and single-process servers: sessions are lost on
 /// restart and not shared between processes. Clones share the same map.
@@ -155,6 +159,26 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn update(
+        &self,
+        id: &SessionId,
+        changes: &Changes,
+        ttl: u64,
+    ) -> Result<Option<SessionId>> {
+        let now = (self.clock)();
+        let mut inner = self.lock();
+        let Some((record, exp)) = inner.map.get_mut(id).filter(|(_, exp)| *exp > now) else {
+            return Ok(None);
+        };
+        changes.apply_to(record);
+        if record.is_empty() {
+            inner.map.remove(id);
+        } else {
+            *exp = now.saturating_add(ttl);
+        }
+        Ok(Some(id.clone()))
+    }
+
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>> {
         let now = (self.clock)();
         let mut inner = self.lock();
@@ -171,18 +195,24 @@ impl SessionStore for MemoryStore {
         &self,
         old: &SessionId,
         new: SessionId,
-        record: &Record,
+        changes: &Changes,
         ttl: u64,
-    ) -> Result<Option<SessionId>> {
+    ) -> Result<Cycled> {
         let now = (self.clock)();
         let mut inner = self.lock();
-        if inner.map.get(&new).is_some_and(|(_, exp)| *exp > now) {
-            return Ok(None);
+        if inner.map.get(old).is_none_or(|(_, exp)| *exp <= now) {
+            return Ok(Cycled::Gone);
         }
-        inner.map.remove(old);
+        if inner.map.get(&new).is_some_and(|(_, exp)| *exp > now) {
+            return Ok(Cycled::Collision);
+        }
+        let Some((mut record, _)) = inner.map.remove(old) else {
+            return Ok(Cycled::Gone);
+        };
+        changes.apply_to(&mut record);
         inner
             .map
-            .insert(new.clone(), (record.clone(), now.saturating_add(ttl)));
-        Ok(Some(new))
+            .insert(new.clone(), (record, now.saturating_add(ttl)));
+        Ok(Cycled::Moved(new))
     }
 }

@@ -6,14 +6,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::Result;
-use crate::store::Record;
+use crate::error::{Error, Result};
+use crate::store::{Changes, Record};
 
 /// A session's data: a JSON object, with typed access through serde.
 ///
-/// It remembers whether it changed, so the lifecycle writes the store only
-/// when it must: inserting a value equal to the current one, removing a
-/// missing key, or clearing an empty session is not a change.
+/// It remembers which keys changed ([`Session::changes`]), so the lifecycle
+/// writes the store only when it must, and then only those keys: inserting a
+/// value equal to the current one or removing a missing key is not a change.
 ///
 /// ```
 /// use edge_session::Session;
@@ -30,7 +30,7 @@ use crate::store::Record;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Session {
     data: Record,
-    changed: bool,
+    changes: Changes,
     cleared: bool,
     cycle: bool,
 }
@@ -47,7 +47,7 @@ impl Session {
     /// The value under `key`, deserialized as `T`; `None` if absent.
     ///
     /// # Errors
-    /// [`Error::Json`](crate::Error::Json) if the stored value is not a `T`.
+    /// [`Error::Json`] if the stored value is not a `T`.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         match self.data.get(key) {
             Some(value) => Ok(Some(T::deserialize(value)?)),
@@ -64,7 +64,7 @@ impl Session {
     /// session changed only if the new value differs from the old one.
     ///
     /// # Errors
-    /// [`Error::Json`](crate::Error::Json) if `value` does not serialize to JSON
+    /// [`Error::Json`] if `value` does not serialize to JSON
     /// (for example a map with non-string keys); the session is unchanged then.
     pub fn insert<T: Serialize>(&mut self, key: &str, value: T) -> Result<Option<Value>> {
         let value = serde_json::to_value(value)?;
@@ -76,15 +76,50 @@ impl Session {
         if self.data.get(key) == Some(&value) {
             return Some(value);
         }
-        self.changed = true;
+        self.changes.set(key, value.clone());
         self.data.insert(String::from(key), value)
+    }
+
+    /// Adds `by` to the integer under `key` (a missing key counts as 0) and
+    /// returns the new value as this request sees it. The store applies the
+    /// increment itself, atomically, at commit: N concurrent requests that
+    /// each add 1 add exactly N, even though each handler only saw its own
+    /// local result.
+    ///
+    /// # Errors
+    /// [`Error::Json`] if the value under `key` is not an
+    /// `i64`, or the sum would overflow; the session is unchanged then.
+    ///
+    /// ```
+    /// use edge_session::Session;
+    /// let mut session = Session::default();
+    /// assert_eq!(session.increment("visits", 1)?, 1);
+    /// assert_eq!(session.increment("visits", 2)?, 3);
+    /// # Ok::<(), edge_session::Error>(())
+    /// ```
+    pub fn increment(&mut self, key: &str, by: i64) -> Result<i64> {
+        let current = self.get::<i64>(key)?.unwrap_or(0);
+        let sum = current.checked_add(by).ok_or_else(|| {
+            Error::Json(<serde_json::Error as serde::de::Error>::custom(
+                "the increment overflows an i64",
+            ))
+        })?;
+        if by != 0 {
+            self.changes.increment(key, by);
+            self.data.insert(String::from(key), sum.into());
+            if !matches!(self.changes.get(key), Some(crate::Change::Increment(_))) {
+                // A set or remove earlier in this request: that decided the value.
+                self.changes.set(key, sum.into());
+            }
+        }
+        Ok(sum)
     }
 
     /// Removes `key` and returns its value. A change only if it was present.
     pub fn remove_value(&mut self, key: &str) -> Option<Value> {
         let old = self.data.remove(key);
         if old.is_some() {
-            self.changed = true;
+            self.changes.remove(key);
         }
         old
     }
@@ -92,7 +127,7 @@ impl Session {
     /// Removes `key` and returns its value deserialized as `T`.
     ///
     /// # Errors
-    /// [`Error::Json`](crate::Error::Json) if the value was not a `T` (it is
+    /// [`Error::Json`] if the value was not a `T` (it is
     /// removed all the same).
     pub fn remove<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>> {
         match self.remove_value(key) {
@@ -106,7 +141,7 @@ impl Session {
     /// inserted after `clear` goes to a brand-new session id.
     pub fn clear(&mut self) {
         self.data.clear();
-        self.changed = true;
+        self.changes.clear();
         self.cleared = true;
     }
 
@@ -114,12 +149,17 @@ impl Session {
     /// the user logs in, against session fixation (OWASP ASVS 3.2.1).
     pub fn cycle_id(&mut self) {
         self.cycle = true;
-        self.changed = true;
     }
 
     /// True if the data changed (or a clear or an id cycle was asked for).
     pub fn is_changed(&self) -> bool {
-        self.changed
+        self.cleared || self.cycle || !self.changes.is_empty()
+    }
+
+    /// The keys this request set, removed and incremented (since the load,
+    /// or since [`Session::clear`]).
+    pub fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// True once [`Session::clear`] was called.

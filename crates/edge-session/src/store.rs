@@ -5,8 +5,10 @@ use core::future::Future;
 use crate::error::Result;
 use crate::id::SessionId;
 
-/// A session record: the session's JSON object. Server-side stores keep it as
-/// JSON text under `<prefix><id>` with a TTL (see the README's "Wire format").
+/// A session record: the session's JSON object. Redis and Upstash keep it as
+/// a hash (one field per key, the value's JSON text), Workers KV as the
+/// object's JSON text, under `<prefix><id>` with a TTL (the README's "Store
+/// wire format").
 pub type Record = serde_json::Map<alloc::string::String, serde_json::Value>;
 
 /// The key prefix every server-side store uses by default: records live
@@ -23,7 +25,7 @@ pub fn record_key(prefix: &str, id: &SessionId) -> alloc::string::String {
     key
 }
 
-/// A record as the wire format stores it: its JSON object as text.
+/// A record as one JSON text (the Workers KV and cookie wire format).
 ///
 /// # Errors
 /// [`Error::Json`](crate::Error::Json) if a value cannot be serialized.
@@ -31,13 +33,177 @@ pub fn encode_record(record: &Record) -> Result<alloc::string::String> {
     Ok(serde_json::to_string(record)?)
 }
 
-/// A stored value read back as a record.
+/// A stored JSON text read back as a record.
 ///
 /// # Errors
 /// [`Error::CorruptRecord`](crate::Error::CorruptRecord) if it is not a JSON
 /// object (the lifecycle then treats the session as missing).
 pub fn decode_record(bytes: &[u8]) -> Result<Record> {
     serde_json::from_slice(bytes).map_err(|_| crate::Error::CorruptRecord)
+}
+
+/// One field of a hash record (Redis, Upstash): a value's JSON text.
+///
+/// # Errors
+/// [`Error::Json`](crate::Error::Json) if the value cannot be serialized.
+pub fn encode_field(value: &serde_json::Value) -> Result<alloc::string::String> {
+    Ok(serde_json::to_string(value)?)
+}
+
+/// A hash record (field name, the value's JSON text) read back as a record.
+/// Field values are parsed one by one, never inside the store, so integers
+/// beyond 2^53 keep every digit.
+///
+/// # Errors
+/// [`Error::CorruptRecord`](crate::Error::CorruptRecord) if a field is not
+/// UTF-8 or its value is not JSON.
+pub fn decode_fields<K, V>(fields: impl IntoIterator<Item = (K, V)>) -> Result<Record>
+where
+    K: AsRef<[u8]>,
+    V: AsRef<[u8]>,
+{
+    let mut record = Record::new();
+    for (name, value) in fields {
+        let name = core::str::from_utf8(name.as_ref()).map_err(|_| crate::Error::CorruptRecord)?;
+        let value =
+            serde_json::from_slice(value.as_ref()).map_err(|_| crate::Error::CorruptRecord)?;
+        record.insert(alloc::string::String::from(name), value);
+    }
+    Ok(record)
+}
+
+/// What a request did to one key of its session.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Change {
+    /// The key was set to this value.
+    Set(serde_json::Value),
+    /// The key was removed.
+    Remove,
+    /// The key's integer was incremented by this amount (applied to the value
+    /// in the store at commit time, atomically where the store can).
+    Increment(i64),
+}
+
+/// The keys one request set, removed and incremented: what a store applies
+/// to an existing record at commit, and nothing else, so requests editing
+/// different keys of one session keep each other's edits.
+///
+/// ```
+/// use edge_session::{Change, Changes, Record};
+/// let mut changes = Changes::new();
+/// changes.set("user", 42.into());
+/// changes.increment("visits", 1);
+/// changes.remove("flash");
+///
+/// let mut record = Record::new();
+/// record.insert("visits".into(), 9.into());
+/// record.insert("flash".into(), "hi".into());
+/// changes.apply_to(&mut record);
+/// assert_eq!(serde_json::Value::Object(record), serde_json::json!({"user": 42, "visits": 10}));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    entries: alloc::collections::BTreeMap<alloc::string::String, Change>,
+}
+
+impl Changes {
+    /// No changes.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// True if nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The number of changed keys.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The changes, by key (in key order).
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Change)> {
+        self.entries.iter().map(|(k, c)| (k.as_str(), c))
+    }
+
+    /// The change recorded for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&Change> {
+        self.entries.get(key)
+    }
+
+    /// Records that `key` was set to `value` (replacing an earlier change).
+    pub fn set(&mut self, key: &str, value: serde_json::Value) {
+        self.entries
+            .insert(alloc::string::String::from(key), Change::Set(value));
+    }
+
+    /// Records that `key` was removed (replacing an earlier change).
+    pub fn remove(&mut self, key: &str) {
+        self.entries
+            .insert(alloc::string::String::from(key), Change::Remove);
+    }
+
+    /// Records an increment of `key` by `by`. After a set or a remove of the
+    /// same key in this request, the key's new absolute value (`local`, what
+    /// the handler sees) is recorded instead: that request decided the value.
+    pub fn increment(&mut self, key: &str, by: i64) {
+        match self.entries.get_mut(key) {
+            Some(Change::Increment(n)) => {
+                *n = n.saturating_add(by);
+            }
+            Some(_) => {}
+            None => {
+                self.entries
+                    .insert(alloc::string::String::from(key), Change::Increment(by));
+            }
+        }
+    }
+
+    /// Forgets every change (after a `clear`).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Applies the changes to `record`, the way every store must: sets
+    /// replace, removes delete, an increment adds to the stored integer (a
+    /// missing value, one that is not an `i64`, or a sum that would overflow
+    /// is replaced by the increment itself, as Redis scripts do).
+    pub fn apply_to(&self, record: &mut Record) {
+        for (key, change) in &self.entries {
+            match change {
+                Change::Set(value) => {
+                    record.insert(key.clone(), value.clone());
+                }
+                Change::Remove => {
+                    record.remove(key);
+                }
+                Change::Increment(by) => {
+                    let sum = record
+                        .get(key)
+                        .and_then(serde_json::Value::as_i64)
+                        .and_then(|n| n.checked_add(*by))
+                        .unwrap_or(*by);
+                    record.insert(key.clone(), sum.into());
+                }
+            }
+        }
+    }
+}
+
+/// What [`SessionStore::cycle`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cycled {
+    /// The record moved to this id (with the changes applied); the old id is
+    /// gone.
+    Moved(SessionId),
+    /// The old record was gone (a concurrent logout or login): nothing was
+    /// written.
+    Gone,
+    /// The new id exists already: nothing was written; try another id.
+    Collision,
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
@@ -74,18 +240,36 @@ pub use maybe::{MaybeSend, MaybeSync};
 /// with `async fn`.
 ///
 /// # Contract
-/// * **TTL**: the store owns expiry. A record saved with `ttl` seconds must
+/// * **TTL**: the store owns expiry. A record written with `ttl` seconds must
 ///   not be returned by `load` after that time. (The cookie carries its own
 ///   signed expiry too, so an expired cookie never reaches the store.)
 /// * `load` returns `Ok(None)` for a missing or expired record, and
 ///   [`Error::CorruptRecord`](crate::Error::CorruptRecord) for one that does
-///   not decode (the lifecycle treats it as missing and reports it).
+///   not decode or has the wrong type (the lifecycle treats it as missing).
 /// * `create` never overwrites: if `id` exists it returns `Ok(None)` and the
 ///   lifecycle retries with a fresh id.
-/// * `save`, `create`, `touch` and `cycle` return the id the cookie must carry
-///   from now on: for a server-side store the id it was given; a store that
-///   keeps the data in the cookie returns the data encoded as the id.
+/// * **Writes to an existing session are conditional on it existing**:
+///   `update`, `touch` and `cycle` write nothing and say so (`Ok(None)`,
+///   [`Cycled::Gone`]) when the record is gone, so once a logout (`delete`)
+///   or a login (`cycle`) has committed, no request still in flight for the
+///   old id can write it back.
+/// * `update` applies exactly the request's [`Changes`] (field level) to the
+///   record as it is in the store, not a copy the request read: requests
+///   that edit different keys keep each other's edits, and increments add up.
+///   A record left without keys is deleted.
+/// * `touch` extends the TTL only; it never rewrites data (a refresh must
+///   not roll back a concurrent write).
+/// * `save`, `create`, `update`, `touch` and `cycle` return the id the cookie
+///   must carry from now on: for a server-side store the id it was given; a
+///   store that keeps the data in the cookie returns the data encoded as the
+///   id.
 /// * Failures of the backend are [`Error::Store`](crate::Error::Store).
+///
+/// Only `load`, `create`, `save` and `delete` are required. The defaults of
+/// `update`, `touch` and `cycle` read, merge and write: correct when requests
+/// do not overlap, but a write landing between their read and their write is
+/// lost. Stores that can do better (a script, a lock, a transaction) override
+/// them; the crate's stores say which guarantee they give.
 ///
 /// The crate's `testing::conformance` suite checks all of this against any
 /// store.
@@ -107,7 +291,9 @@ pub trait SessionStore: MaybeSend + MaybeSync {
         ttl: u64,
     ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend;
 
-    /// Writes (or overwrites) the record of `id` for `ttl` seconds.
+    /// Writes (or overwrites) the whole record of `id` for `ttl` seconds. The
+    /// lifecycle never calls it directly; the default `update`, `touch` and
+    /// `cycle` do.
     fn save(
         &self,
         id: &SessionId,
@@ -118,38 +304,71 @@ pub trait SessionStore: MaybeSend + MaybeSync {
     /// Deletes the record of `id` (no error if it is missing).
     fn delete(&self, id: &SessionId) -> impl Future<Output = Result<()>> + MaybeSend;
 
+    /// Applies `changes` to the record of `id` if it still exists, and gives
+    /// it `ttl` seconds to live; `Ok(None)` (nothing written) if it is gone.
+    /// The default loads, merges and saves.
+    fn update(
+        &self,
+        id: &SessionId,
+        changes: &Changes,
+        ttl: u64,
+    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
+        async move {
+            let mut record = match self.load(id).await {
+                Ok(Some(record)) => record,
+                Ok(None) | Err(crate::Error::CorruptRecord) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            changes.apply_to(&mut record);
+            if record.is_empty() && Self::SERVER_SIDE {
+                self.delete(id).await?;
+                return Ok(Some(id.clone()));
+            }
+            Ok(Some(self.save(id, &record, ttl).await?))
+        }
+    }
+
     /// Extends the life of `id`'s record to `ttl` seconds from now without
-    /// changing it; `Ok(None)` if it is missing. The default loads and saves;
-    /// stores with a native expire command (Redis `EXPIRE`) override it.
+    /// changing its data; `Ok(None)` if it is missing. The default loads and
+    /// saves what it just read (the window for a lost write is one round
+    /// trip); stores with an expire command (Redis `EXPIRE`) override it.
     fn touch(
         &self,
         id: &SessionId,
         ttl: u64,
     ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
         async move {
-            match self.load(id).await? {
-                Some(record) => Ok(Some(self.save(id, &record, ttl).await?)),
-                None => Ok(None),
+            match self.load(id).await {
+                Ok(Some(record)) => Ok(Some(self.save(id, &record, ttl).await?)),
+                Ok(None) | Err(crate::Error::CorruptRecord) => Ok(None),
+                Err(e) => Err(e),
             }
         }
     }
 
-    /// Moves `record` from `old` to the new id `new` (login: a new id, same
-    /// data), or `Ok(None)` if `new` exists. The default creates then
-    /// deletes; stores that can should do both atomically.
+    /// Moves the record of `old`, with `changes` applied, to the new id `new`
+    /// (login: a new id, same data), if `old` still exists and `new` does not.
+    /// The default loads `old`, creates `new`, then deletes `old`; stores that
+    /// can should do it atomically.
     fn cycle(
         &self,
         old: &SessionId,
         new: SessionId,
-        record: &Record,
+        changes: &Changes,
         ttl: u64,
-    ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
+    ) -> impl Future<Output = Result<Cycled>> + MaybeSend {
         async move {
-            let Some(id) = self.create(new, record, ttl).await? else {
-                return Ok(None);
+            let mut record = match self.load(old).await {
+                Ok(Some(record)) => record,
+                Ok(None) | Err(crate::Error::CorruptRecord) => return Ok(Cycled::Gone),
+                Err(e) => return Err(e),
+            };
+            changes.apply_to(&mut record);
+            let Some(id) = self.create(new, &record, ttl).await? else {
+                return Ok(Cycled::Collision);
             };
             self.delete(old).await?;
-            Ok(Some(id))
+            Ok(Cycled::Moved(id))
         }
     }
 }
@@ -182,6 +401,14 @@ macro_rules! delegate_store {
             fn delete(&self, id: &SessionId) -> impl Future<Output = Result<()>> + MaybeSend {
                 (**self).delete(id)
             }
+            fn update(
+                &self,
+                id: &SessionId,
+                changes: &Changes,
+                ttl: u64,
+            ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
+                (**self).update(id, changes, ttl)
+            }
             fn touch(
                 &self,
                 id: &SessionId,
@@ -193,10 +420,10 @@ macro_rules! delegate_store {
                 &self,
                 old: &SessionId,
                 new: SessionId,
-                record: &Record,
+                changes: &Changes,
                 ttl: u64,
-            ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
-                (**self).cycle(old, new, record, ttl)
+            ) -> impl Future<Output = Result<Cycled>> + MaybeSend {
+                (**self).cycle(old, new, changes, ttl)
             }
         }
     )+};

@@ -10,8 +10,10 @@
 //!
 //! Routes: `GET /setup_session` (sets `session["data"] = "session_data"`, or
 //! an optional `?data=` value), `GET /view_session`, `GET /clear_session`,
-//! `GET /login?user=NAME` (a new session id, data kept, plus `user`), each
-//! answering `{"session": {...}}`, and `GET /`: the same as the native demo.
+//! `GET /login?user=NAME` (a new session id, data kept, plus `user`),
+//! `GET /incr?key=NAME` (the integer under `key`, default `count`, plus one,
+//! through the store's atomic increment), each answering
+//! `{"session": {...}}`, and `GET /`: the same as the native demo.
 #![cfg(target_arch = "wasm32")]
 
 use edge_session_worker::{
@@ -54,6 +56,7 @@ fn routes(session: Session) -> Router<'static, Session> {
         .get_async("/view_session", view)
         .get_async("/clear_session", clear)
         .get_async("/login", login)
+        .get_async("/incr", incr)
         .get_async("/__conformance", conformance)
 }
 
@@ -91,21 +94,42 @@ async fn conformance(_req: Request, ctx: RouteContext<Session>) -> Result<Respon
         .var("SESSION_STORE")
         .map(|v| v.to_string())
         .unwrap_or_default();
+    use edge_session_worker::edge_session::testing::conformance;
     if store == "upstash" {
-        edge_session_worker::edge_session::testing::conformance::run(&UpstashStore::from_env(
-            &ctx.env,
-        )?)
-        .await;
+        let store = UpstashStore::from_env(&ctx.env)?;
+        conformance::run(&store).await;
+        conformance::atomic(&store).await;
+        Response::ok("conformance ok: upstash (atomic: 100 of 100 concurrent increments)\n")
     } else {
-        edge_session_worker::edge_session::testing::conformance::run(&KvSessionStore::from_env(
-            &ctx.env, "SESSIONS",
-        )?)
-        .await;
+        // KV has no atomic write: the step-by-step interleavings must pass;
+        // concurrent increments are measured, not required.
+        let store = KvSessionStore::from_env(&ctx.env, "SESSIONS")?;
+        conformance::run(&store).await;
+        conformance::interleavings(&store).await;
+        let n = conformance::concurrent_increments(&store, 100).await;
+        Response::ok(format!(
+            "conformance ok: kv (concurrent increments kept: {n} of 100)\n"
+        ))
     }
-    Response::ok(format!(
-        "conformance ok: {}\n",
-        if store == "upstash" { "upstash" } else { "kv" }
-    ))
+}
+
+/// `GET /incr?key=NAME`: the counter under `key` (default `count`) plus one,
+/// added by the store at commit (atomically with Upstash).
+async fn incr(req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+    let url = req.url()?;
+    let key = url
+        .query_pairs()
+        .find(|(k, _)| k == "key")
+        .map_or_else(|| String::from("count"), |(_, v)| v.into_owned());
+    let ok = (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Response::error("key must be 1-64 characters of A-Z a-z 0-9 - _\n", 400);
+    }
+    ctx.data.increment(&key, 1).await.map_err(session_error)?;
+    view(req, ctx).await
 }
 
 /// `?data=VALUE` (optional; default `session_data`), like the native demo.

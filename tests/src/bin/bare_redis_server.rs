@@ -1,6 +1,10 @@
-//! The load benchmark's baseline: a bare hyper 1.x server that does exactly
-//! one Redis command per request and nothing else (no cookies, no signing):
-//! `GET /view_session` -> one `GET`, `GET /setup_session` -> one `SET ... EX`.
+//! The load benchmark's baseline: a bare hyper 1.x server that does the
+//! fewest Redis commands a session request could need and nothing else (no
+//! cookies, no signing, no parsing of what Redis returns):
+//! `GET /view_session` -> one `HGETALL` (sessions are hashes),
+//! `GET /setup_session` -> one `SET ... EX`,
+//! `GET /incr` -> one `GET` then one `SET ... EX` (a read-modify-write with
+//! no atomicity: what a session write costs at the least).
 //!
 //! `bare-redis-server --listen 127.0.0.1:PORT --redis redis://127.0.0.1:PORT`
 #![allow(clippy::unwrap_used)]
@@ -17,6 +21,8 @@ use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
 
 const KEY: &str = "session:bare-benchmark-baseline";
+const HASH_KEY: &str = "session:bare-benchmark-hash";
+const COUNTER_KEY: &str = "session:bare-benchmark-counter";
 const VALUE: &str = r#"{"data":"session_data"}"#;
 
 #[tokio::main]
@@ -31,7 +37,14 @@ async fn main() {
         }
     }
     let client = redis::Client::open(redis_url.expect("--redis URL")).unwrap();
-    let conn = ConnectionManager::new(client).await.unwrap();
+    let mut conn = ConnectionManager::new(client).await.unwrap();
+    let () = redis::cmd("HSET")
+        .arg(HASH_KEY)
+        .arg("data")
+        .arg(r#""session_data""#)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
     let listener = TcpListener::bind(&listen).await.unwrap();
     println!(
         "bare-redis-server listening on http://{}",
@@ -54,11 +67,35 @@ async fn main() {
 
 async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes>> {
     let result: redis::RedisResult<String> = match path {
-        "/view_session" => redis::cmd("GET")
-            .arg(KEY)
-            .query_async::<Option<String>>(conn)
+        "/view_session" => redis::cmd("HGETALL")
+            .arg(HASH_KEY)
+            .query_async::<Vec<(String, String)>>(conn)
             .await
-            .map(|v| v.unwrap_or_else(|| String::from("{}"))),
+            .map(|fields| {
+                let body: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            }),
+        "/incr" => {
+            let read = redis::cmd("GET")
+                .arg(COUNTER_KEY)
+                .query_async::<Option<i64>>(&mut *conn)
+                .await;
+            match read {
+                Ok(n) => {
+                    let n = n.unwrap_or(0) + 1;
+                    redis::cmd("SET")
+                        .arg(COUNTER_KEY)
+                        .arg(n)
+                        .arg("EX")
+                        .arg(1_209_600)
+                        .query_async::<()>(conn)
+                        .await
+                        .map(|()| format!("{{\"count\":{n}}}"))
+                }
+                Err(e) => Err(e),
+            }
+        }
         "/setup_session" => redis::cmd("SET")
             .arg(KEY)
             .arg(VALUE)

@@ -1,0 +1,79 @@
+//! The Redis wire format, shared by every store that speaks to Redis (the
+//! native `RedisStore` over the Redis protocol, `UpstashStore` over REST), so
+//! a native server and a worker share sessions through one database.
+//!
+//! A session is a hash under `<prefix><id>`: one field per key, the value's
+//! JSON text as the field's value (`redis-cli HGETALL session:<id>`), with
+//! the session's TTL on the key. No JSON is parsed inside Redis (Lua's cjson
+//! would round integers above 2^53); values are parsed by
+//! [`decode_fields`](crate::decode_fields). Every write is one Lua script:
+//!
+//! * [`CREATE`]: `KEYS[1]` the record; `ARGV` from [`create_args`]. Returns 1
+//!   once written, 0 if the key exists (never overwrites).
+//! * [`UPDATE`]: `KEYS[1]` the record; `ARGV` from [`change_args`]. Returns 0
+//!   (nothing written) unless the record exists as a hash, else applies the
+//!   changes (`HSET`, `HDEL`, `HINCRBY`: an increment of a value that is not
+//!   an integer, or that would overflow, sets it to the increment) and sets
+//!   the TTL. A hash left without fields is gone, as Redis does.
+//! * [`CYCLE`]: `KEYS[1]` the old record, `KEYS[2]` the new; `ARGV` from
+//!   [`change_args`]. Returns 0 if the old record is gone, 2 if the new key
+//!   exists (nothing written either way), 1 once the record was renamed,
+//!   changed and given its TTL.
+//! * [`TAKE`]: `KEYS[1]` a record: its fields (`HGETALL`), deleted in the
+//!   same step; an empty array if it is gone. Redis Cluster's `cycle`, whose
+//!   two keys live in different slots, is `TAKE` then `CREATE`.
+//!
+//! `EXPIRE` refreshes a session (`touch`), `DEL` deletes it, `HGETALL`
+//! loads it; a key of another type loads as corrupt (missing), and the
+//! scripts treat it as gone.
+
+use alloc::string::{String, ToString as _};
+use alloc::vec::Vec;
+
+use crate::error::Result;
+use crate::store::{Change, Changes, Record, encode_field};
+
+/// The create script.
+pub const CREATE: &str = include_str!("scripts/create.lua");
+/// The update script.
+pub const UPDATE: &str = include_str!("scripts/update.lua");
+/// The cycle script.
+pub const CYCLE: &str = include_str!("scripts/cycle.lua");
+/// The take script (Redis Cluster's cycle).
+pub const TAKE: &str = include_str!("scripts/take.lua");
+
+/// `ARGV` of [`CREATE`]: the TTL, then each key and its value's JSON text.
+///
+/// # Errors
+/// [`Error::Json`](crate::Error::Json) if a value cannot be serialized.
+pub fn create_args(record: &Record, ttl: u64) -> Result<Vec<String>> {
+    let mut args = Vec::with_capacity(1 + 2 * record.len());
+    args.push(ttl.max(1).to_string());
+    for (key, value) in record {
+        args.push(key.clone());
+        args.push(encode_field(value)?);
+    }
+    Ok(args)
+}
+
+/// `ARGV` of [`UPDATE`] and [`CYCLE`]: the TTL, then for each change an
+/// operation (`s` set, `d` delete, `i` increment), the key, and the value's
+/// JSON text (set), nothing (delete) or the increment in decimal.
+///
+/// # Errors
+/// [`Error::Json`](crate::Error::Json) if a value cannot be serialized.
+pub fn change_args(changes: &Changes, ttl: u64) -> Result<Vec<String>> {
+    let mut args = Vec::with_capacity(1 + 3 * changes.len());
+    args.push(ttl.max(1).to_string());
+    for (key, change) in changes.iter() {
+        let (op, value) = match change {
+            Change::Set(value) => ("s", encode_field(value)?),
+            Change::Remove => ("d", String::new()),
+            Change::Increment(by) => ("i", by.to_string()),
+        };
+        args.push(String::from(op));
+        args.push(String::from(key));
+        args.push(value);
+    }
+    Ok(args)
+}
