@@ -118,6 +118,10 @@ impl Proc {
             self.name,
             child.id()
         );
+        if self.group {
+            // The whole group: wrangler's workerd must not outlive it.
+            self.signal(&child, "-KILL");
+        }
         let _ = child.kill();
         child.wait().ok()
     }
