@@ -4,7 +4,8 @@
 # http://127.0.0.1:8787/setup_session. A SESSION_SECRET comes from .dev.vars
 # (created from .dev.vars.example with a random secret if missing).
 #
-#   bash scripts/dev-worker.sh [wrangler dev args...]
+#   bash scripts/dev-worker.sh [wrangler dev args...]   (e.g. --port 8790)
+#   DEV_WORKER_DRY_RUN=1 bash scripts/dev-worker.sh ...  # print the command only
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/tools.sh
@@ -20,4 +21,19 @@ if [ ! -f .dev.vars ]; then
     echo "created .dev.vars with a random SESSION_SECRET"
 fi
 export WRANGLER_SEND_METRICS=false
-exec npx wrangler dev --ip 127.0.0.1 --port 8787 "$@"
+# Defaults for --ip and --port unless the caller gives their own (wrangler
+# refuses a flag given twice): `bash scripts/dev-worker.sh --port 8790`.
+ip=(--ip 127.0.0.1)
+port=(--port 8787)
+for arg in "$@"; do
+    case "$arg" in
+        --ip | --ip=*) ip=() ;;
+        --port | --port=*) port=() ;;
+    esac
+done
+command=(npx wrangler dev "${ip[@]}" "${port[@]}" "$@")
+if [ "${DEV_WORKER_DRY_RUN:-0}" = 1 ]; then
+    echo "${command[*]}"
+    exit 0
+fi
+exec "${command[@]}"

@@ -111,6 +111,32 @@ for t in readme_cookie_format_vectors sign_verify_round_trip axum_router_flow \
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done
 
+# What a newcomer types first: plain `cargo test` at the root runs every suite
+# that needs no external tool, and not the end-to-end crate.
+plain_cargo_test() {
+    local out
+    out="$(cargo test --locked 2>&1)" || { echo "$out"; return 1; }
+    echo "$out" | grep -E "^(test result|     Running)"
+    if grep -q "Running tests/native.rs" <<<"$out"; then
+        echo "plain cargo test ran the end-to-end crate: it must stay out of default-members"
+        return 1
+    fi
+}
+suite "plain cargo test at the root (no external tools needed)" plain_cargo_test
+require_in_log "plain cargo test at the root (no external tools needed)" 'Running tests/core.rs'
+
+suite "cargo package (edge-session, edge-session-tower, edge-session-worker)" \
+    cargo package --locked --allow-dirty -p edge-session -p edge-session-tower -p edge-session-worker
+require_in_log "cargo package (edge-session, edge-session-tower, edge-session-worker)" 'Verifying edge-session-worker'
+
+dev_worker_args() {
+    local got
+    got="$(DEV_WORKER_DRY_RUN=1 bash scripts/dev-worker.sh --port 8790 | tail -n 1)"
+    echo "$got"
+    [ "$got" = "npx wrangler dev --ip 127.0.0.1 --port 8790" ]
+}
+suite "scripts/dev-worker.sh passes its arguments through" dev_worker_args
+
 suite "no_std build: wasm32-unknown-unknown" cargo build -p edge-session --no-default-features \
     --target wasm32-unknown-unknown --locked
 suite "no_std build: thumbv7em-none-eabi" cargo build -p edge-session --no-default-features \
