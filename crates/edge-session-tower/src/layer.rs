@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use edge_session::{
-    Action, Error, Expiry, Lifecycle, Outcome, SameSite, SessionConfig, SessionHandle,
-    SessionStore, StoreRef,
+    Action, Error, Lifecycle, Outcome, SessionConfig, SessionHandle, SessionStore, StoreRef,
 };
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
@@ -21,18 +20,24 @@ use crate::Session;
 /// Adds sessions to a tower service.
 ///
 /// Secure by default (the defaults of [`SessionConfig`]: `Secure`,
-/// `HttpOnly`, `SameSite=Lax`, `Path=/`, 14-day sliding expiry); every
-/// setting has a `with_*` method.
+/// `HttpOnly`, `SameSite=Lax`, `Path=/`, 14-day sliding expiry). Cookie
+/// attributes and expiry are set on the [`SessionConfig`] and checked once,
+/// by [`SessionLayer::try_new`]: the layer has no setter that could change an
+/// attribute after that check.
 ///
 /// ```
 /// use edge_session::{Expiry, MemoryStore, SessionConfig};
 /// use edge_session_tower::SessionLayer;
 ///
-/// let config = SessionConfig::from_secret(b"a secret of at least thirty-two bytes")?;
-/// let layer = SessionLayer::try_new(MemoryStore::new(), config)?
+/// let config = SessionConfig::from_secret(b"a secret of at least thirty-two bytes")?
 ///     .with_cookie_name("__Host-session")
 ///     .with_expiry(Expiry::OnInactivity(3600));
-/// layer.validate()?;
+/// let layer = SessionLayer::try_new(MemoryStore::new(), config)?;
+///
+/// // Anything that could smuggle attributes into Set-Cookie is refused.
+/// let bad = SessionConfig::from_secret(b"a secret of at least thirty-two bytes")?
+///     .with_path("/app; Domain=attacker.example");
+/// assert!(SessionLayer::try_new(MemoryStore::new(), bad).is_err());
 /// # Ok::<(), edge_session::Error>(())
 /// ```
 #[must_use]
@@ -82,15 +87,7 @@ impl<S: SessionStore + Send + Sync + 'static> SessionLayer<S> {
         })
     }
 
-    /// Checks the configuration after `with_*` changes.
-    ///
-    /// # Errors
-    /// [`Error::InvalidConfig`] naming the setting to change.
-    pub fn validate(&self) -> Result<(), Error> {
-        self.inner.config.validate()
-    }
-
-    /// The configuration in use.
+    /// The configuration in use (validated when the layer was made).
     pub fn config(&self) -> &SessionConfig {
         &self.inner.config
     }
@@ -109,45 +106,6 @@ impl<S: SessionStore + Send + Sync + 'static> SessionLayer<S> {
         SessionLayer {
             inner: Arc::new(inner),
         }
-    }
-
-    fn map_config(self, f: impl FnOnce(SessionConfig) -> SessionConfig) -> Self {
-        self.map_inner(|inner| inner.config = f(inner.config.clone()))
-    }
-
-    /// See [`SessionConfig::with_cookie_name`].
-    pub fn with_cookie_name(self, name: impl Into<String>) -> Self {
-        self.map_config(|c| c.with_cookie_name(name))
-    }
-
-    /// See [`SessionConfig::with_path`].
-    pub fn with_path(self, path: impl Into<String>) -> Self {
-        self.map_config(|c| c.with_path(path))
-    }
-
-    /// See [`SessionConfig::with_domain`].
-    pub fn with_domain(self, domain: Option<String>) -> Self {
-        self.map_config(|c| c.with_domain(domain))
-    }
-
-    /// See [`SessionConfig::with_secure`]; `false` only for local development.
-    pub fn with_secure(self, secure: bool) -> Self {
-        self.map_config(|c| c.with_secure(secure))
-    }
-
-    /// See [`SessionConfig::with_http_only`].
-    pub fn with_http_only(self, http_only: bool) -> Self {
-        self.map_config(|c| c.with_http_only(http_only))
-    }
-
-    /// See [`SessionConfig::with_same_site`].
-    pub fn with_same_site(self, same_site: Option<SameSite>) -> Self {
-        self.map_config(|c| c.with_same_site(same_site))
-    }
-
-    /// See [`SessionConfig::with_expiry`].
-    pub fn with_expiry(self, expiry: Expiry) -> Self {
-        self.map_config(|c| c.with_expiry(expiry))
     }
 
     /// When loading fails because of the store, the layer answers 503

@@ -180,3 +180,29 @@ async fn axum_without_layer_is_a_clear_500() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("SessionLayer"), "{body}");
 }
+
+/// Regression: `SessionLayer::with_path` used to run after validation, so
+/// `"/app; Domain=attacker.example; SameSite=None"` went into every
+/// Set-Cookie. Attributes are now set on the config and checked once.
+#[test]
+fn layer_refuses_attribute_injection_through_its_config() {
+    let secret = b"a secret of at least thirty-two bytes";
+    for config in [
+        SessionConfig::from_secret(secret)
+            .unwrap()
+            .with_path("/app; Domain=attacker.example; SameSite=None"),
+        SessionConfig::from_secret(secret)
+            .unwrap()
+            .with_domain(Some("example.com; Secure".into())),
+        SessionConfig::from_secret(secret)
+            .unwrap()
+            .with_cookie_name("__Host-session")
+            .with_path("/app"),
+    ] {
+        let err = SessionLayer::try_new(MemoryStore::new(), config).unwrap_err();
+        assert!(
+            matches!(err, edge_session::Error::InvalidConfig(_)),
+            "{err}"
+        );
+    }
+}

@@ -542,6 +542,22 @@ fn config_validation_table() {
         (config().with_cookie_name("s\u{e9}"), false),
         (config().with_path("app"), false),
         (config().with_path("/a;b"), false),
+        // Attribute injection through any setting is refused.
+        (
+            config().with_path("/app; Domain=attacker.example; SameSite=None"),
+            false,
+        ),
+        (config().with_path("/app\r\nSet-Cookie: x=y"), false),
+        (config().with_path("/app\u{7f}"), false),
+        (
+            config().with_domain(Some("example.com; Secure".into())),
+            false,
+        ),
+        (
+            config().with_domain(Some("example.com,evil.com".into())),
+            false,
+        ),
+        (config().with_cookie_name("s; Domain=evil"), false),
         (config().with_domain(Some("".into())), false),
         (config().with_domain(Some("ex ample.com".into())), false),
         (
