@@ -30,8 +30,9 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use edge_session_tower::edge_session::adapter::ErrorResponse;
 use edge_session_tower::edge_session::{Error, Key, MemoryStore, SessionConfig, SessionStore};
-use edge_session_tower::{RedisStore, Session, SessionLayer};
+use edge_session_tower::{RedisStore, Session, SessionLayer, error_response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -305,14 +306,9 @@ async fn route(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
         }
         _ => return Ok(text(StatusCode::NOT_FOUND, "not found\n")),
     };
-    Ok(result.unwrap_or_else(|e| {
-        let status = if e.is_store() {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::INTERNAL_SERVER_ERROR
-        };
-        text(status, "session store unavailable; try again shortly\n")
-    }))
+    // A session error answers as the layer does (503 for the store, 500
+    // otherwise: one mapping, in the core).
+    Ok(result.unwrap_or_else(|e| error_response(&ErrorResponse::new(e))))
 }
 
 /// `?data=VALUE` (optional; default `session_data`).

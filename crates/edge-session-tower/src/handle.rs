@@ -3,26 +3,29 @@
 use std::fmt;
 use std::ops::Deref;
 
-use edge_session::{Error, SessionHandle};
+use edge_session::Error;
 
 /// A request's session, found in the request extensions (and, with the
 /// `axum` feature, an axum extractor). It derefs to the core's
-/// [`SessionHandle`]: `get`, `insert`, `remove`, `clear`, `cycle_id`,
-/// `record`, `with`..., the same API the Workers adapter gives.
+/// [`edge_session::Session`] (a newtype only because an axum extractor
+/// cannot be implemented for another crate's type): `get`, `insert`,
+/// `remove`, `increment`, `clear`, `cycle_id`, `record`, `with`..., the same
+/// data calls the Workers adapter gives, and nothing that could switch the
+/// commit off.
 #[derive(Clone, Debug)]
-pub struct Session(pub(crate) SessionHandle);
+pub struct Session(pub(crate) edge_session::Session);
 
 impl Deref for Session {
-    type Target = SessionHandle;
+    type Target = edge_session::Session;
 
-    fn deref(&self) -> &SessionHandle {
+    fn deref(&self) -> &edge_session::Session {
         &self.0
     }
 }
 
 impl Session {
     /// The core handle.
-    pub fn into_inner(self) -> SessionHandle {
+    pub fn into_inner(self) -> edge_session::Session {
         self.0
     }
 }
@@ -36,11 +39,8 @@ pub struct SessionError(pub Error);
 impl SessionError {
     /// The status this error answers with.
     pub fn status(&self) -> http::StatusCode {
-        if self.0.is_store() {
-            http::StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            http::StatusCode::INTERNAL_SERVER_ERROR
-        }
+        http::StatusCode::from_u16(self.0.status())
+            .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 
@@ -72,13 +72,9 @@ mod axum_impls {
 
     impl IntoResponse for SessionError {
         fn into_response(self) -> Response {
-            let body = if self.0.is_store() {
-                "session store unavailable; try again shortly"
-            } else {
-                "session error"
-            };
+            // The same status, body and headers as the layer's own answers.
             tracing::error!(error = %self.0, "session error");
-            (self.status(), body).into_response()
+            crate::layer::error_response(&edge_session::adapter::ErrorResponse::new(self.0))
         }
     }
 

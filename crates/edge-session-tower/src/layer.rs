@@ -3,14 +3,12 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edge_session::{
-    Action, Error, Lifecycle, Outcome, SessionConfig, SessionHandle, SessionStore, StoreRef,
-};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, COOKIE, RETRY_AFTER, SET_COOKIE};
+use edge_session::adapter::{ErrorResponse, LogLevel, Outcome, SessionManager};
+use edge_session::{Error, SessionConfig, SessionStore};
+use http::header::{COOKIE, HeaderName, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -42,20 +40,13 @@ use crate::Session;
 /// ```
 #[must_use]
 pub struct SessionLayer<S> {
-    inner: Arc<Inner<S>>,
-}
-
-struct Inner<S> {
-    store: Arc<S>,
-    loader: StoreRef,
-    config: SessionConfig,
-    load_error_passthrough: bool,
+    manager: SessionManager<S>,
 }
 
 impl<S> Clone for SessionLayer<S> {
     fn clone(&self) -> Self {
         SessionLayer {
-            inner: self.inner.clone(),
+            manager: self.manager.clone(),
         }
     }
 }
@@ -63,49 +54,28 @@ impl<S> Clone for SessionLayer<S> {
 impl<S> fmt::Debug for SessionLayer<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
+            .field("manager", &self.manager)
+            .finish()
     }
 }
 
 impl<S: SessionStore + Send + Sync + 'static> SessionLayer<S> {
-    /// A layer over `store` with `config`, checked with
-    /// [`SessionConfig::validate`].
+    /// A layer over `store` with `config`, checked once
+    /// ([`SessionConfig::validate`]).
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] naming the setting to change.
     pub fn try_new(store: S, config: SessionConfig) -> Result<Self, Error> {
-        config.validate()?;
-        let store = Arc::new(store);
         Ok(SessionLayer {
-            inner: Arc::new(Inner {
-                loader: StoreRef::new(store.clone()),
-                store,
-                config,
-                load_error_passthrough: false,
-            }),
+            manager: SessionManager::new(store, config)?,
         })
     }
+}
 
+impl<S> SessionLayer<S> {
     /// The configuration in use (validated when the layer was made).
     pub fn config(&self) -> &SessionConfig {
-        &self.inner.config
-    }
-
-    fn map_inner(self, f: impl FnOnce(&mut Inner<S>)) -> Self {
-        let mut inner = match Arc::try_unwrap(self.inner) {
-            Ok(inner) => inner,
-            Err(shared) => Inner {
-                store: shared.store.clone(),
-                loader: shared.loader.clone(),
-                config: shared.config.clone(),
-                load_error_passthrough: shared.load_error_passthrough,
-            },
-        };
-        f(&mut inner);
-        SessionLayer {
-            inner: Arc::new(inner),
-        }
+        self.manager.config()
     }
 
     /// When loading fails because of the store, the layer answers 503
@@ -113,7 +83,9 @@ impl<S: SessionStore + Send + Sync + 'static> SessionLayer<S> {
     /// response stands: it received the error and decided. Commit failures
     /// always answer 503.
     pub fn with_load_error_passthrough(self, passthrough: bool) -> Self {
-        self.map_inner(|inner| inner.load_error_passthrough = passthrough)
+        SessionLayer {
+            manager: self.manager.with_load_error_passthrough(passthrough),
+        }
     }
 }
 
@@ -123,7 +95,7 @@ impl<I, S> Layer<I> for SessionLayer<S> {
     fn layer(&self, inner: I) -> Self::Service {
         SessionService {
             inner,
-            layer: self.clone(),
+            manager: self.manager.clone(),
         }
     }
 }
@@ -131,14 +103,14 @@ impl<I, S> Layer<I> for SessionLayer<S> {
 /// The service made by [`SessionLayer`].
 pub struct SessionService<I, S> {
     inner: I,
-    layer: SessionLayer<S>,
+    manager: SessionManager<S>,
 }
 
 impl<I: Clone, S> Clone for SessionService<I, S> {
     fn clone(&self) -> Self {
         SessionService {
             inner: self.inner.clone(),
-            layer: self.layer.clone(),
+            manager: self.manager.clone(),
         }
     }
 }
@@ -177,89 +149,72 @@ where
         // Use the service that was driven to readiness; leave a clone behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.inner.clone();
-
-        let lifecycle = Lifecycle::start(
-            &layer.config,
-            req.headers()
-                .get_all(COOKIE)
-                .iter()
-                .map(HeaderValue::as_bytes),
-            now(),
-        );
-        let session = SessionHandle::new(lifecycle, layer.loader.clone());
-        req.extensions_mut().insert(Session(session.clone()));
-
+        let cookies = req.headers().get_all(COOKIE);
+        let pending = self
+            .manager
+            .begin(cookies.iter().map(HeaderValue::as_bytes), now());
+        req.extensions_mut().insert(Session(pending.session()));
         Box::pin(async move {
-            let mut response = inner.call(req).await?;
-            let outcome = session
-                .commit(
-                    &layer.config,
-                    &*layer.store,
-                    now(),
-                    layer.load_error_passthrough,
-                )
-                .await;
-            Ok(match outcome {
-                Outcome::Respond {
-                    set_cookie,
-                    corrupt_record,
-                    action,
-                } => {
-                    if corrupt_record {
-                        tracing::warn!(
-                            "a session record did not decode; it was treated as missing"
-                        );
-                    }
-                    if action == Action::Gone {
-                        tracing::info!(
-                            "the session was gone at commit (logged out or cycled concurrently); its changes were dropped and its cookie removed"
-                        );
-                    }
-                    if let Some(set_cookie) = set_cookie {
-                        match HeaderValue::try_from(set_cookie) {
-                            // Append: never replace the handler's own cookies.
-                            Ok(value) => {
-                                response.headers_mut().append(SET_COOKIE, value);
-                            }
-                            Err(_) => {
-                                tracing::error!("the session cookie is not a valid header value");
-                                return Ok(error_response(StatusCode::INTERNAL_SERVER_ERROR));
-                            }
-                        }
-                    }
-                    response
-                }
-                Outcome::Unavailable(e) => {
-                    tracing::error!(error = %e, "session store unavailable");
-                    error_response(StatusCode::SERVICE_UNAVAILABLE)
-                }
-                Outcome::Failed(e) => {
-                    tracing::error!(error = %e, "session commit failed");
-                    error_response(StatusCode::INTERNAL_SERVER_ERROR)
-                }
-                _ => error_response(StatusCode::INTERNAL_SERVER_ERROR),
-            })
+            let response = inner.call(req).await?;
+            let outcome = pending.finish(now()).await;
+            Ok(respond(outcome, response))
         })
     }
 }
 
-fn error_response<B: From<&'static str>>(status: StatusCode) -> Response<B> {
-    let body = if status == StatusCode::SERVICE_UNAVAILABLE {
-        "session store unavailable; try again shortly\n"
-    } else {
-        "session error\n"
-    };
-    let mut response = Response::new(B::from(body));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+/// Applies the request's outcome to the handler's response.
+fn respond<B: From<&'static str>>(outcome: Outcome, mut response: Response<B>) -> Response<B> {
+    for line in outcome.log_lines() {
+        match line.level {
+            LogLevel::Info => tracing::info!("{}", line.message),
+            LogLevel::Warn => tracing::warn!("{}", line.message),
+            _ => tracing::error!("{}", line.message),
+        }
+    }
+    match outcome {
+        Outcome::Error(error) => error_response(&error),
+        outcome => {
+            if let Some(set_cookie) = outcome.set_cookie() {
+                match HeaderValue::from_str(set_cookie) {
+                    // Append: never replace the handler's own cookies.
+                    Ok(value) => {
+                        response.headers_mut().append(SET_COOKIE, value);
+                    }
+                    Err(_) => {
+                        tracing::error!("the session cookie is not a valid header value");
+                        let error = ErrorResponse::new(Error::InvalidConfig(
+                            "the session cookie is not a valid header value",
+                        ));
+                        return error_response(&error);
+                    }
+                }
+            }
+            response
+        }
+    }
+}
+
+/// The response for a session error, as the core describes it (status,
+/// body, headers): what the layer answers, for handlers that want to answer
+/// the same way.
+///
+/// ```
+/// use edge_session::Error;
+/// use edge_session::adapter::ErrorResponse;
+/// let response: http::Response<String> =
+///     edge_session_tower::error_response(&ErrorResponse::new(Error::store_msg("down")));
+/// assert_eq!(response.status(), 503);
+/// assert_eq!(response.headers()["retry-after"], "1");
+/// ```
+pub fn error_response<B: From<&'static str>>(error: &ErrorResponse) -> Response<B> {
+    let mut response = Response::new(B::from(error.body()));
+    *response.status_mut() =
+        StatusCode::from_u16(error.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (name, value) in error.headers() {
+        response.headers_mut().insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
     }
     response
 }

@@ -3,8 +3,9 @@
 //! [`SessionLayer`] wraps a service; each request finds a [`Session`] in its
 //! extensions (axum handlers take it as an extractor with the `axum`
 //! feature). The session is read from the store lazily, on first use, and
-//! written after the handler returns, following the rules of
-//! [`edge_session::Lifecycle`], the engine every edge-session adapter shares.
+//! written after the handler returns, by the core's request driver
+//! ([`edge_session::adapter::SessionManager`]), which every edge-session
+//! adapter shares: this layer only moves headers.
 //!
 //! ```
 //! use edge_session::{MemoryStore, SessionConfig};
@@ -45,10 +46,12 @@
 //!   response.
 //!
 //! # Concurrency
-//! Two requests of one session that both write: the last commit wins (the
-//! stores overwrite whole records). Requests never see another session's
-//! data: each request has its own handle and the id comes only from its own
-//! verified cookie.
+//! Requests of one session running at once never undo each other: writes
+//! are conditional on the record still existing (a logout or login sticks),
+//! only the keys a request changed are written, increments add up, and a
+//! sliding refresh only extends the TTL. Requests never see another
+//! session's data: each request has its own handle and the id comes only
+//! from its own verified cookie.
 
 mod handle;
 mod layer;
@@ -57,6 +60,6 @@ pub mod redis_store;
 
 pub use edge_session;
 pub use handle::{Session, SessionError};
-pub use layer::{SessionLayer, SessionService};
+pub use layer::{SessionLayer, SessionService, error_response};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;

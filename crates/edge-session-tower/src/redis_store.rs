@@ -6,14 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edge_session::redis_wire;
-use edge_session::{
-    Changes, Cycled, Error, Record, SessionId, SessionStore, decode_fields, record_key,
-};
+use edge_session::store::{decode_fields, record_key};
+use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
-pub const DEFAULT_PREFIX: &str = edge_session::DEFAULT_KEY_PREFIX;
+pub const DEFAULT_PREFIX: &str = edge_session::store::DEFAULT_KEY_PREFIX;
 
 /// How long to wait for Redis before failing the request (503).
 const TIMEOUT: Duration = Duration::from_secs(2);

@@ -1,23 +1,24 @@
 //! Router integration: run the router with the session, then commit.
 
-use std::sync::Arc;
+use std::ops::Deref;
 
-use edge_session::{
-    Action, Error, Key, KeyRing, Lifecycle, Outcome, SessionConfig, SessionStore, StoreRef,
-};
-use worker::{Date, Env, Headers, Request, Response, Router};
+use edge_session::adapter::{ErrorResponse, LogLevel, Outcome, SessionManager};
+use edge_session::{Error, Key, KeyRing, SessionConfig, SessionStore};
+use worker::{Date, Env, Headers, Request, Response, RouteContext, Router};
 
-use crate::Session;
+use crate::{Session, SessionError};
 
 /// Reads the session configuration from the worker's environment:
 /// `SESSION_SECRET` (a secret, or a var; at least 32 bytes), optionally
 /// `SESSION_SECRET_PREVIOUS` (still accepted: key rotation), and
 /// `COOKIE_SECURE = "false"` to drop `Secure` for plain-HTTP testing.
 ///
+/// The configuration is checked once, by [`Sessions::new`].
+///
 /// # Errors
 /// [`Error::InvalidConfig`] if the secret is missing, [`Error::KeyTooShort`]
-/// if it is too short.
-pub fn config_from_env(env: &Env) -> Result<SessionConfig, Error> {
+/// if it is too short (`?` turns either into a `worker::Error`).
+pub fn config_from_env(env: &Env) -> Result<SessionConfig, SessionError> {
     let read = |name: &str| env_string(env, name);
     let secret = read("SESSION_SECRET").ok_or(Error::InvalidConfig(
         "SESSION_SECRET is not set: `wrangler secret put SESSION_SECRET` (or .dev.vars locally)",
@@ -27,9 +28,7 @@ pub fn config_from_env(env: &Env) -> Result<SessionConfig, Error> {
         keys = keys.with_previous(Key::try_from_bytes(previous.as_bytes())?);
     }
     let secure = read("COOKIE_SECURE").is_none_or(|v| v != "false");
-    let config = SessionConfig::new(keys).with_secure(secure);
-    config.validate()?;
-    Ok(config)
+    Ok(SessionConfig::new(keys).with_secure(secure))
 }
 
 /// A non-empty secret or var (wrangler's `[vars]` and `--var` are vars;
@@ -42,48 +41,87 @@ pub(crate) fn env_string(env: &Env, name: &str) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// Turns a session error into a `worker::Error` for a handler's `?`. The
-/// adapter answers 503 by itself when the store failed, whatever the
-/// handler returns.
+/// Turns a session error into a `worker::Error`. Rarely needed: session
+/// calls return [`SessionError`], which `?` converts by itself.
 pub fn session_error(e: Error) -> worker::Error {
-    worker::Error::RustError(e.to_string())
+    SessionError(e).into()
 }
 
-/// Sessions for one worker: a store and a configuration. Cheap to build per
-/// request (bindings come with the request's `Env`).
+/// The router's data: the app's own `D` (reached through `Deref`, so
+/// `ctx.data.my_field` works) with the request's [`Session`] beside it
+/// (`ctx.session()`, through [`SessionContext`]).
+pub struct WithSession<D = ()> {
+    session: Session,
+    data: D,
+}
+
+impl<D> WithSession<D> {
+    /// The request's session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The app's data.
+    pub fn data(&self) -> &D {
+        &self.data
+    }
+}
+
+impl<D> Deref for WithSession<D> {
+    type Target = D;
+
+    fn deref(&self) -> &D {
+        &self.data
+    }
+}
+
+/// `ctx.session()` in a workers-rs handler.
+pub trait SessionContext {
+    /// The request's session.
+    fn session(&self) -> &Session;
+}
+
+impl<D> SessionContext for RouteContext<WithSession<D>> {
+    fn session(&self) -> &Session {
+        &self.data.session
+    }
+}
+
+/// Sessions for one worker: a store and a configuration, validated once
+/// when made. Cheap to build per request (bindings come with the request's
+/// `Env`).
 pub struct Sessions<S> {
-    store: Arc<S>,
-    store_ref: StoreRef,
-    config: SessionConfig,
+    manager: SessionManager<S>,
 }
 
 impl<S: SessionStore + 'static> Sessions<S> {
     /// Sessions over `store` with `config`.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] if `config` does not validate.
-    pub fn new(store: S, config: SessionConfig) -> Result<Self, Error> {
-        config.validate()?;
-        let store = Arc::new(store);
+    /// [`Error::InvalidConfig`] if `config` does not validate (`?` turns it
+    /// into a `worker::Error` through [`SessionError`]).
+    pub fn new(store: S, config: SessionConfig) -> Result<Self, SessionError> {
         Ok(Sessions {
-            store_ref: StoreRef::new(store.clone()),
-            store,
-            config,
+            manager: SessionManager::new(store, config)?,
         })
     }
 
-    /// Builds the router with this request's session as its data, runs it,
-    /// and commits the session: a changed session is saved and its cookie
-    /// appended; a cleared one deleted and its cookie removed; an untouched
-    /// one costs nothing. A store failure answers 503.
+    /// Builds the router over the app's `data` and this request's session
+    /// (handlers reach them as `ctx.data` and `ctx.session()`), runs it, and
+    /// commits the session: the request's changes written (at most one
+    /// store write) and the cookie **appended** to the response; a cleared
+    /// session deleted and its cookie removed; an untouched one costs
+    /// nothing. A store failure answers 503; a handler error, 500, with
+    /// the error in the worker's log and not in the body.
     ///
     /// # Errors
-    /// Whatever the router returns as an error.
-    pub async fn run<'a>(
+    /// Only if a response cannot be built.
+    pub async fn run<'a, D: 'a>(
         &self,
         req: Request,
         env: Env,
-        router: impl FnOnce(Session) -> Router<'a, Session>,
+        data: D,
+        routes: impl FnOnce(Router<'a, WithSession<D>>) -> Router<'a, WithSession<D>>,
     ) -> worker::Result<Response> {
         // The Fetch API joins several `Cookie` headers (HTTP/2 may split
         // them) with ", ". A comma is never part of a cookie value
@@ -94,50 +132,35 @@ impl<S: SessionStore + 'static> Sessions<S> {
             .ok()
             .flatten()
             .map(|c| c.replace(',', ";"));
-        let lifecycle = Lifecycle::start(&self.config, cookie.as_deref().map(str::as_bytes), now());
-        let session = Session::new(lifecycle, self.store_ref.clone());
-        let mut response = match router(session.clone()).run(req, env).await {
+        let pending = self
+            .manager
+            .begin(cookie.as_deref().map(str::as_bytes), now());
+        let session = pending.session().with_error_type::<SessionError>();
+        let router = routes(Router::with_data(WithSession { session, data }));
+        let response = match router.run(req, env).await {
             Ok(response) => response,
-            // A failed handler commits nothing; a store failure behind it is a 503.
-            Err(e) if session.store_failed() => {
-                worker::console_error!("session store unavailable: {e}");
-                return unavailable();
+            Err(e) => {
+                // A failed handler commits nothing; its error stays in the
+                // log, out of the body.
+                worker::console_error!("handler failed: {e}");
+                return error_response(&if pending.store_failed() {
+                    ErrorResponse::unavailable()
+                } else {
+                    ErrorResponse::internal()
+                });
             }
-            Err(e) => return Err(e),
         };
-        match session
-            .commit(&self.config, &*self.store, now(), false)
-            .await
-        {
-            Outcome::Respond {
-                set_cookie,
-                corrupt_record,
-                action,
-            } => {
-                if corrupt_record {
-                    worker::console_warn!(
-                        "a session record did not decode; it was treated as missing"
-                    );
-                }
-                if action == Action::Gone {
-                    worker::console_log!(
-                        "the session was gone at commit (logged out or cycled concurrently); its changes were dropped and its cookie removed"
-                    );
-                }
-                if let Some(set_cookie) = set_cookie {
-                    append_set_cookie(&mut response, &set_cookie)?;
+        let outcome = pending.finish(now()).await;
+        log(&outcome);
+        match outcome {
+            Outcome::Error(error) => error_response(&error),
+            outcome => {
+                let mut response = response;
+                if let Some(set_cookie) = outcome.set_cookie() {
+                    append_set_cookie(&mut response, set_cookie)?;
                 }
                 Ok(response)
             }
-            Outcome::Unavailable(e) => {
-                worker::console_error!("session store unavailable: {e}");
-                unavailable()
-            }
-            Outcome::Failed(e) => {
-                worker::console_error!("session commit failed: {e}");
-                Response::error("session error", 500)
-            }
-            _ => Response::error("session error", 500),
         }
     }
 }
@@ -146,12 +169,23 @@ fn now() -> u64 {
     Date::now().as_millis() / 1000
 }
 
-fn unavailable() -> worker::Result<Response> {
-    let mut response = Response::error("session store unavailable; try again shortly\n", 503)?;
+fn log(outcome: &Outcome) {
+    for line in outcome.log_lines() {
+        match line.level {
+            LogLevel::Info => worker::console_log!("{}", line.message),
+            LogLevel::Warn => worker::console_warn!("{}", line.message),
+            _ => worker::console_error!("{}", line.message),
+        }
+    }
+}
+
+/// The response for an error, as the core describes it.
+fn error_response(error: &ErrorResponse) -> worker::Result<Response> {
+    let mut response = Response::error(error.body(), error.status())?;
     let headers = response.headers_mut();
-    headers.set("Retry-After", "1")?;
-    headers.set("Cache-Control", "no-store")?;
-    headers.set("Content-Type", "text/plain; charset=utf-8")?;
+    for (name, value) in error.headers() {
+        headers.set(name, value)?;
+    }
     Ok(response)
 }
 

@@ -59,7 +59,7 @@ impl KvSessionStore {
     pub fn new(kv: KvStore) -> Self {
         KvSessionStore {
             kv,
-            prefix: String::from(edge_session::DEFAULT_KEY_PREFIX),
+            prefix: String::from(edge_session::store::DEFAULT_KEY_PREFIX),
         }
     }
 
@@ -71,11 +71,11 @@ impl KvSessionStore {
     }
 
     fn key(&self, id: &SessionId) -> String {
-        edge_session::record_key(&self.prefix, id)
+        edge_session::store::record_key(&self.prefix, id)
     }
 
     async fn put(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<(), Error> {
-        let json = edge_session::encode_record(record)?;
+        let json = edge_session::store::encode_record(record)?;
         self.kv
             .put(&self.key(id), json)
             .map_err(kv_error)?
@@ -92,7 +92,7 @@ impl SessionStore for KvSessionStore {
         match text {
             None => Ok(None),
             // Undecodable: CorruptRecord, which the adapter logs.
-            Some(text) => edge_session::decode_record(text.as_bytes()).map(Some),
+            Some(text) => edge_session::store::decode_record(text.as_bytes()).map(Some),
         }
     }
 

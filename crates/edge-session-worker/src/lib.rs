@@ -1,27 +1,33 @@
 //! Sessions for Cloudflare Workers (workers-rs), from edge-session's core.
 //!
-//! Build the workers-rs `Router` as usual, with the
-//! request's `Session` as its data; `Sessions::run` runs it and commits
-//! the session after the router returns (one store call at most, then a
-//! `Set-Cookie` **appended** to the response). Handlers keep their shape:
-//! `async fn(Request, RouteContext<Session>) -> worker::Result<Response>`.
+//! Build the workers-rs `Router` as usual; `Sessions::run` gives it your
+//! app's data with the request's session beside it, runs it, and commits
+//! the session after the router returns (one store write at most, then a
+//! `Set-Cookie` **appended** to the response). Handlers keep their shape,
+//! `async fn(Request, RouteContext<WithSession<D>>) -> worker::Result<Response>`,
+//! reach the session with `ctx.session()` and the app's data with
+//! `ctx.data`, and use `?` on session calls.
 //!
 //! ```ignore
-//! use edge_session_worker::{KvSessionStore, Session, Sessions, config_from_env, session_error};
+//! use edge_session_worker::{KvSessionStore, SessionContext, Sessions, WithSession, config_from_env};
 //! use worker::*;
+//!
+//! struct App { greeting: &'static str }
 //!
 //! #[event(fetch)]
 //! async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-//!     let config = config_from_env(&env).map_err(session_error)?; // SESSION_SECRET
 //!     let store = KvSessionStore::from_env(&env, "SESSIONS")?;
-//!     Sessions::new(store, config).map_err(session_error)?
-//!         .run(req, env, |session| {
-//!             Router::with_data(session).get_async("/setup_session", |_, ctx| async move {
-//!                 ctx.data.insert("data", "session_data").await.map_err(session_error)?;
-//!                 Response::ok("ok")
-//!             })
+//!     let sessions = Sessions::new(store, config_from_env(&env)?)?; // SESSION_SECRET
+//!     sessions
+//!         .run(req, env, App { greeting: "hello" }, |router| {
+//!             router.get_async("/setup_session", setup)
 //!         })
 //!         .await
+//! }
+//!
+//! async fn setup(_req: Request, ctx: RouteContext<WithSession<App>>) -> Result<Response> {
+//!     ctx.session().insert("data", "session_data").await?;
+//!     Response::ok(ctx.data.greeting)
 //! }
 //! ```
 //!
@@ -33,18 +39,22 @@
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
+mod error;
 #[cfg(target_arch = "wasm32")]
 mod kv;
 #[cfg(target_arch = "wasm32")]
 mod upstash;
 
 #[cfg(target_arch = "wasm32")]
-pub use adapter::{Sessions, config_from_env, session_error};
+pub use adapter::{SessionContext, Sessions, WithSession, config_from_env, session_error};
 pub use edge_session;
-/// A request's session, as handlers see it in `RouteContext::data` (the
-/// core's [`SessionHandle`](edge_session::SessionHandle)).
-pub use edge_session::SessionHandle as Session;
+pub use error::SessionError;
 #[cfg(target_arch = "wasm32")]
 pub use kv::{KV_MIN_TTL, KvSessionStore};
 #[cfg(target_arch = "wasm32")]
 pub use upstash::UpstashStore;
+
+/// A request's session, as handlers reach it (`ctx.session()`): the core's
+/// [`edge_session::Session`], its calls returning [`SessionError`] so that
+/// `?` works in a workers-rs handler.
+pub type Session = edge_session::Session<SessionError>;

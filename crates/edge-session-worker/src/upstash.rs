@@ -35,7 +35,7 @@ impl UpstashStore {
         UpstashStore {
             url: url.trim_end_matches('/').to_string(),
             token: token.to_string(),
-            prefix: String::from(edge_session::DEFAULT_KEY_PREFIX),
+            prefix: String::from(edge_session::store::DEFAULT_KEY_PREFIX),
         }
     }
 
@@ -63,7 +63,7 @@ impl UpstashStore {
     }
 
     fn key(&self, id: &SessionId) -> String {
-        edge_session::record_key(&self.prefix, id)
+        edge_session::store::record_key(&self.prefix, id)
     }
 
     /// POSTs `body` to `path` and returns the decoded JSON answer.
@@ -166,7 +166,7 @@ impl SessionStore for UpstashStore {
             };
             fields.push((name.as_str(), value.as_str()));
         }
-        edge_session::decode_fields(fields).map(Some)
+        edge_session::store::decode_fields(fields).map(Some)
     }
 
     async fn create(

@@ -20,8 +20,9 @@ mod native {
     use std::time::Duration;
 
     use criterion::Criterion;
+    use edge_session::adapter::{Action, Lifecycle};
     use edge_session::testing::block_on_ready;
-    use edge_session::{Action, Lifecycle, MemoryStore, SessionConfig};
+    use edge_session::{MemoryStore, SessionConfig};
     use hmac::{Hmac, KeyInit, Mac};
     use sha2::Sha256;
 

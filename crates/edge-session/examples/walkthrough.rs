@@ -4,8 +4,9 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use edge_session::adapter::Lifecycle;
 use edge_session::testing::{CountingStore, block_on_ready};
-use edge_session::{Key, Lifecycle, MemoryStore, SessionConfig};
+use edge_session::{Key, MemoryStore, SessionConfig};
 
 fn main() -> Result<(), edge_session::Error> {
     let key = match std::env::var("SESSION_SECRET") {

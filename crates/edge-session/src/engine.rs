@@ -7,7 +7,7 @@ use crate::cookie::{MAX_COOKIE_SIZE, cookie_values};
 use crate::error::{Error, Result};
 use crate::format::{self, VerifiedCookie};
 use crate::id::SessionId;
-use crate::session::Session;
+use crate::session::SessionData;
 use crate::store::{Cycled, SessionStore};
 
 /// At most this many cookies with the session's name are verified per
@@ -81,7 +81,8 @@ impl Commit {
 ///    refresh threshold is left).
 ///
 /// ```
-/// use edge_session::{Action, Lifecycle, MemoryStore, SessionConfig};
+/// use edge_session::adapter::{Action, Lifecycle};
+/// use edge_session::{MemoryStore, SessionConfig};
 /// # edge_session::testing::block_on_ready(async {
 /// let config = SessionConfig::from_secret(&[9; 32])?;
 /// let store = MemoryStore::new();
@@ -107,7 +108,7 @@ impl Commit {
 #[derive(Debug)]
 pub struct Lifecycle {
     incoming: Option<VerifiedCookie>,
-    session: Option<Session>,
+    session: Option<SessionData>,
     found: bool,
     corrupt: bool,
 }
@@ -159,35 +160,35 @@ impl Lifecycle {
     /// # Errors
     /// The store's error if it failed; nothing is cached then, so a later
     /// call tries again.
-    pub async fn load<S: SessionStore>(&mut self, store: &S) -> Result<&mut Session> {
+    pub async fn load<S: SessionStore>(&mut self, store: &S) -> Result<&mut SessionData> {
         if self.session.is_none() {
             let session = match &self.incoming {
-                None => Session::default(),
+                None => SessionData::default(),
                 Some(cookie) => match store.load(&cookie.id).await {
                     Ok(Some(record)) => {
                         self.found = true;
-                        Session::from_record(record)
+                        SessionData::from_record(record)
                     }
-                    Ok(None) => Session::default(),
+                    Ok(None) => SessionData::default(),
                     Err(Error::CorruptRecord) => {
                         self.corrupt = true;
-                        Session::default()
+                        SessionData::default()
                     }
                     Err(e) => return Err(e),
                 },
             };
             self.session = Some(session);
         }
-        Ok(self.session.get_or_insert_with(Session::default))
+        Ok(self.session.get_or_insert_with(SessionData::default))
     }
 
     /// The session if it is loaded.
-    pub fn loaded(&self) -> Option<&Session> {
+    pub fn loaded(&self) -> Option<&SessionData> {
         self.session.as_ref()
     }
 
     /// The session if it is loaded, mutably.
-    pub fn loaded_mut(&mut self) -> Option<&mut Session> {
+    pub fn loaded_mut(&mut self) -> Option<&mut SessionData> {
         self.session.as_mut()
     }
 
@@ -197,7 +198,7 @@ impl Lifecycle {
         match &mut self.session {
             Some(session) => session.clear(),
             None => {
-                let mut session = Session::default();
+                let mut session = SessionData::default();
                 session.clear();
                 self.session = Some(session);
                 self.found = self.incoming.is_some();

@@ -7,6 +7,13 @@ use core::fmt;
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 
+/// The body of a 503 answered because the store failed (every adapter
+/// uses it).
+pub const UNAVAILABLE_BODY: &str = "session store unavailable; try again shortly\n";
+
+/// The body of a 500 answered because a commit failed for another reason.
+pub const FAILED_BODY: &str = "session error\n";
+
 /// A boxed error from a store's backend (Redis, Workers KV, an HTTP API...).
 pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 
@@ -44,7 +51,7 @@ pub enum Error {
     },
     /// A store record did not decode. The lifecycle treats such a record as
     /// missing (the user gets a fresh session) and reports it through
-    /// [`Commit::corrupt_record`](crate::Commit::corrupt_record).
+    /// [`Commit::corrupt_record`](crate::adapter::Commit::corrupt_record).
     CorruptRecord,
     /// A new session id collided with an existing one several times in a
     /// row: the random source is broken.
@@ -75,6 +82,12 @@ impl Error {
     /// (adapters answer 503 Service Unavailable).
     pub fn is_store(&self) -> bool {
         matches!(self, Error::Store(_))
+    }
+
+    /// The HTTP status this error answers with, on every runtime: 503 for a
+    /// store failure, 500 for anything else.
+    pub fn status(&self) -> u16 {
+        if self.is_store() { 503 } else { 500 }
     }
 }
 

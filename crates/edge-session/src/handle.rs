@@ -1,9 +1,13 @@
-//! The per-request session handle adapters give to handlers (feature `std`).
+//! The per-request session handle handlers use ([`Session`]), and the
+//! driver adapters hold ([`SessionManager`], in [`crate::adapter`]).
 //!
-//! One implementation for every runtime, so handlers behave the same on a
-//! native server and on Workers: the adapter creates a [`SessionHandle`] from
-//! the request's [`Lifecycle`], hands clones to the handler, and after the
-//! handler takes the lifecycle back with [`SessionHandle::finish`] to commit.
+//! One implementation for every runtime, so requests behave the same on a
+//! native server and on Workers: an adapter calls
+//! [`SessionManager::begin`] with the request's `Cookie` headers, gives the
+//! handler the [`Session`], and after the handler calls
+//! [`Pending::finish`], which commits and returns an [`Outcome`] that
+//! already knows its HTTP meaning. Handlers can only make data calls: the
+//! commit is reachable through the [`Pending`] token alone.
 
 extern crate std;
 
@@ -11,6 +15,7 @@ use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
@@ -25,7 +30,7 @@ use serde_json::Value;
 use crate::config::SessionConfig;
 use crate::engine::{Action, Lifecycle};
 use crate::error::{Error, Result};
-use crate::session::Session;
+use crate::session::SessionData;
 use crate::store::{MaybeSend, MaybeSync, Record, SessionStore};
 
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
@@ -45,66 +50,73 @@ impl<S: SessionStore + 'static> Loader for StoreLoader<S> {
     }
 }
 
-/// A store as [`SessionHandle`]s reach it: its type erased, so handles are
-/// not generic. Make one per application (it is an `Arc`) and clone it.
-#[derive(Clone)]
-pub struct StoreRef(Arc<dyn Loader>);
-
-impl StoreRef {
-    /// Wraps `store`.
-    pub fn new<S: SessionStore + 'static>(store: Arc<S>) -> Self {
-        StoreRef(Arc::new(StoreLoader(store)))
-    }
-}
-
-impl fmt::Debug for StoreRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("StoreRef")
-    }
-}
-
 /// A request's session as handlers see it: cheap to clone, loaded from the
 /// store on the first data call (at most once per request, even if two
 /// futures of the handler ask at the same time), committed by the adapter
-/// after the handler returns.
+/// after the handler returns. Handlers get data calls only.
+///
+/// `E` is the error type its calls return: [`Error`] by default; an adapter
+/// may pick its own (anything `From<Error>`), so that `?` works in its
+/// framework's handlers (the Workers adapter's converts into
+/// `worker::Error`).
 ///
 /// # Errors
 /// The data methods return [`Error::Store`] when the store cannot be read
-/// (adapters answer 503), [`Error::Json`] when a stored value is not of the
-/// asked type, and [`Error::Finished`] once the response was committed.
-#[derive(Clone)]
-pub struct SessionHandle {
+/// (adapters answer 503 whatever the handler does with it), [`Error::Json`]
+/// when a stored value is not of the asked type, and [`Error::Finished`]
+/// once the response was committed.
+pub struct Session<E = Error> {
     shared: Arc<Shared>,
+    error: core::marker::PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for Session<E> {
+    fn clone(&self) -> Self {
+        Session {
+            shared: self.shared.clone(),
+            error: core::marker::PhantomData,
+        }
+    }
 }
 
 struct Shared {
     lifecycle: Mutex<Option<Lifecycle>>,
     gate: Gate,
-    store: StoreRef,
+    loader: Arc<dyn Loader>,
     store_failed: AtomicBool,
     load_error: Mutex<Option<String>>,
 }
 
-impl fmt::Debug for SessionHandle {
+impl<E> fmt::Debug for Session<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionHandle").finish_non_exhaustive()
+        f.debug_struct("Session").finish_non_exhaustive()
     }
 }
 
-impl SessionHandle {
-    /// A handle over a request's `lifecycle` (for adapters).
+impl Session {
     // On wasm32 (Workers) the store is `!Send` and everything runs on one
     // thread; elsewhere `Shared` is `Send + Sync`.
     #[allow(clippy::arc_with_non_send_sync)]
-    pub fn new(lifecycle: Lifecycle, store: StoreRef) -> Self {
-        SessionHandle {
+    fn new(lifecycle: Lifecycle, loader: Arc<dyn Loader>) -> Self {
+        Session {
             shared: Arc::new(Shared {
                 lifecycle: Mutex::new(Some(lifecycle)),
                 gate: Gate::default(),
-                store,
+                loader,
                 store_failed: AtomicBool::new(false),
                 load_error: Mutex::new(None),
             }),
+            error: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<E> Session<E> {
+    /// The same session, its calls returning errors of type `F`.
+    pub fn with_error_type<F: From<Error>>(self) -> Session<F> {
+        Session {
+            shared: self.shared,
+            error: core::marker::PhantomData,
         }
     }
 
@@ -115,77 +127,11 @@ impl SessionHandle {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes the lifecycle back to commit it (for adapters); afterwards every
-    /// call on the handle fails with [`Error::Finished`].
-    pub async fn finish(&self) -> Option<Lifecycle> {
-        let _turn = self.shared.gate.acquire().await;
-        self.slot().take()
-    }
-
-    /// True if loading failed because of the store during this request (for
-    /// adapters: answer 503 even if the handler swallowed the error).
-    pub fn store_failed(&self) -> bool {
-        self.shared.store_failed.load(Ordering::SeqCst)
-    }
-
-    /// After the handler: takes the lifecycle back and commits it, the same
-    /// way on every runtime. Returns what the adapter must do to the
-    /// handler's response.
-    ///
-    /// A store failure seen while the handler loaded the session turns into
-    /// [`Outcome::Unavailable`] (the handler may have swallowed the error and
-    /// answered as if logged out), unless `load_error_passthrough`. A request
-    /// without a valid cookie whose handler never touched the session costs
-    /// nothing.
-    pub async fn commit<S: SessionStore>(
-        &self,
-        config: &SessionConfig,
-        store: &S,
-        now: u64,
-        load_error_passthrough: bool,
-    ) -> Outcome {
-        let lifecycle = self.finish().await;
-        if self.store_failed() && !load_error_passthrough {
-            let message = self
-                .shared
-                .load_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-                .unwrap_or_default();
-            return Outcome::Unavailable(Error::store_msg(message));
-        }
-        let untouched = Outcome::Respond {
-            set_cookie: None,
-            corrupt_record: false,
-            action: Action::None,
-        };
-        let Some(lifecycle) = lifecycle else {
-            return untouched;
-        };
-        if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
-            return untouched;
-        }
-        match lifecycle.commit(config, store, now).await {
-            Ok(commit) => Outcome::Respond {
-                set_cookie: commit.set_cookie,
-                corrupt_record: commit.corrupt_record,
-                action: commit.action,
-            },
-            Err(e) if e.is_store() => Outcome::Unavailable(e),
-            Err(e) => Outcome::Failed(e),
-        }
-    }
-
-    /// Runs `f` on the loaded session data, loading it first if needed.
-    ///
-    /// # Errors
-    /// See the type's docs.
-    pub async fn with<R>(&self, f: impl FnOnce(&mut Session) -> R) -> Result<R> {
+    async fn with_core<R>(&self, f: impl FnOnce(&mut SessionData) -> R) -> Result<R> {
         let _turn = self.shared.gate.acquire().await;
         let mut lifecycle = self.slot().take().ok_or(Error::Finished)?;
         if !lifecycle.is_loaded() {
-            let loaded = self.shared.store.0.load(&mut lifecycle).await;
+            let loaded = self.shared.loader.load(&mut lifecycle).await;
             if let Err(e) = loaded {
                 if e.is_store() {
                     self.shared.store_failed.store(true, Ordering::SeqCst);
@@ -203,20 +149,33 @@ impl SessionHandle {
         *self.slot() = Some(lifecycle);
         out.ok_or(Error::Finished)
     }
+}
+
+impl<E: From<Error>> Session<E> {
+    /// Runs `f` on the loaded session data, loading it first if needed.
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub async fn with<R>(&self, f: impl FnOnce(&mut SessionData) -> R) -> Result<R, E> {
+        self.with_core(f).await.map_err(E::from)
+    }
 
     /// The value under `key` as a `T`.
     ///
     /// # Errors
     /// See the type's docs.
-    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        self.with(|s| s.get(key)).await?
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, E> {
+        self.with_core(|s| s.get(key))
+            .await
+            .and_then(|r| r)
+            .map_err(E::from)
     }
 
     /// The raw JSON value under `key`.
     ///
     /// # Errors
     /// See the type's docs.
-    pub async fn get_value(&self, key: &str) -> Result<Option<Value>> {
+    pub async fn get_value(&self, key: &str) -> Result<Option<Value>, E> {
         self.with(|s| s.get_value(key).cloned()).await
     }
 
@@ -224,8 +183,8 @@ impl SessionHandle {
     ///
     /// # Errors
     /// See the type's docs; also [`Error::Json`] if `value` is not JSON.
-    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<()> {
-        let value = serde_json::to_value(value)?;
+    pub async fn insert<T: Serialize>(&self, key: &str, value: T) -> Result<(), E> {
+        let value = serde_json::to_value(value).map_err(|e| E::from(Error::Json(e)))?;
         self.with(|s| {
             s.insert_value(key, value);
         })
@@ -235,28 +194,34 @@ impl SessionHandle {
     /// Adds `by` to the integer under `key` (missing: 0) and returns the new
     /// value as this request sees it; the store applies the increment
     /// atomically at commit, so concurrent increments add up exactly (see
-    /// [`Session::increment`]).
+    /// [`SessionData::increment`]).
     ///
     /// # Errors
     /// See the type's docs; also [`Error::Json`] if the value is not an
     /// `i64` or the sum would overflow.
-    pub async fn increment(&self, key: &str, by: i64) -> Result<i64> {
-        self.with(|s| s.increment(key, by)).await?
+    pub async fn increment(&self, key: &str, by: i64) -> Result<i64, E> {
+        self.with_core(|s| s.increment(key, by))
+            .await
+            .and_then(|r| r)
+            .map_err(E::from)
     }
 
     /// Removes `key` and returns its value as a `T`.
     ///
     /// # Errors
     /// See the type's docs.
-    pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        self.with(|s| s.remove(key)).await?
+    pub async fn remove<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, E> {
+        self.with_core(|s| s.remove(key))
+            .await
+            .and_then(|r| r)
+            .map_err(E::from)
     }
 
     /// Removes `key` and returns its raw value.
     ///
     /// # Errors
     /// See the type's docs.
-    pub async fn remove_value(&self, key: &str) -> Result<Option<Value>> {
+    pub async fn remove_value(&self, key: &str) -> Result<Option<Value>, E> {
         self.with(|s| s.remove_value(key)).await
     }
 
@@ -265,9 +230,13 @@ impl SessionHandle {
     ///
     /// # Errors
     /// [`Error::Finished`] if the response was already committed.
-    pub async fn clear(&self) -> Result<()> {
+    pub async fn clear(&self) -> Result<(), E> {
         let _turn = self.shared.gate.acquire().await;
-        self.slot().as_mut().ok_or(Error::Finished)?.clear();
+        self.slot()
+            .as_mut()
+            .ok_or(Error::Finished)
+            .map_err(E::from)?
+            .clear();
         Ok(())
     }
 
@@ -276,15 +245,15 @@ impl SessionHandle {
     ///
     /// # Errors
     /// See the type's docs.
-    pub async fn cycle_id(&self) -> Result<()> {
-        self.with(Session::cycle_id).await
+    pub async fn cycle_id(&self) -> Result<(), E> {
+        self.with(SessionData::cycle_id).await
     }
 
     /// A copy of all the data.
     ///
     /// # Errors
     /// See the type's docs.
-    pub async fn record(&self) -> Result<Record> {
+    pub async fn record(&self) -> Result<Record, E> {
         self.with(|s| s.record().clone()).await
     }
 
@@ -292,32 +261,372 @@ impl SessionHandle {
     ///
     /// # Errors
     /// See the type's docs.
-    pub async fn is_empty(&self) -> Result<bool> {
+    pub async fn is_empty(&self) -> Result<bool, E> {
         self.with(|s| s.is_empty()).await
     }
 }
 
+/// What an adapter holds for the whole application: the store and a
+/// configuration validated once, when the manager is made. It begins every
+/// request ([`SessionManager::begin`]); cheap to clone.
+///
+/// ```
+/// use edge_session::{MemoryStore, SessionConfig};
+/// use edge_session::adapter::{Outcome, SessionManager};
+/// # edge_session::testing::block_on_ready(async {
+/// let config = SessionConfig::from_secret(b"a secret of at least thirty-two bytes")?;
+/// let manager = SessionManager::new(MemoryStore::new(), config)?;
+/// let now = 1_700_000_000;
+///
+/// // Per request: the Cookie headers in, the handler's Session out.
+/// let pending = manager.begin([&b"theme=dark"[..]], now);
+/// let session = pending.session();
+/// session.insert("data", "session_data").await?; // the handler
+/// // After the handler: one outcome with its HTTP meaning.
+/// let outcome = pending.finish(now).await;
+/// assert!(matches!(outcome, Outcome::Respond { .. }));
+/// assert!(outcome.set_cookie().unwrap().starts_with("session=v1."));
+/// # Ok::<(), edge_session::Error>(())
+/// # })?;
+/// # Ok::<(), edge_session::Error>(())
+/// ```
+pub struct SessionManager<S> {
+    inner: Arc<ManagerInner<S>>,
+}
+
+struct ManagerInner<S> {
+    store: Arc<S>,
+    loader: Arc<dyn Loader>,
+    config: SessionConfig,
+    load_error_passthrough: bool,
+}
+
+impl<S> Clone for SessionManager<S> {
+    fn clone(&self) -> Self {
+        SessionManager {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S> fmt::Debug for SessionManager<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("config", &self.inner.config)
+            .field("load_error_passthrough", &self.inner.load_error_passthrough)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: SessionStore + 'static> SessionManager<S> {
+    /// A manager over `store`, with `config` checked once
+    /// ([`SessionConfig::validate`]); nothing can change it afterwards.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] naming the setting to change.
+    // On wasm32 the store is `!Send` (one thread); elsewhere it is `Send + Sync`.
+    #[allow(clippy::arc_with_non_send_sync)]
+    pub fn new(store: S, config: SessionConfig) -> Result<Self> {
+        config.validate()?;
+        let store = Arc::new(store);
+        let loader: Arc<dyn Loader> = Arc::new(StoreLoader(store.clone()));
+        Ok(SessionManager {
+            inner: Arc::new(ManagerInner {
+                store,
+                loader,
+                config,
+                load_error_passthrough: false,
+            }),
+        })
+    }
+}
+
+impl<S> SessionManager<S> {
+    /// By default a store failure while the handler loaded the session turns
+    /// the response into a 503, whatever the handler answered (it may have
+    /// swallowed the error and answered as if logged out). With `true` the
+    /// handler's response stands. Commit failures always answer 503.
+    #[must_use]
+    pub fn with_load_error_passthrough(self, passthrough: bool) -> Self {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.load_error_passthrough = passthrough;
+                inner
+            }
+            Err(shared) => ManagerInner {
+                store: shared.store.clone(),
+                loader: shared.loader.clone(),
+                config: shared.config.clone(),
+                load_error_passthrough: passthrough,
+            },
+        };
+        SessionManager {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.inner.store
+    }
+
+    /// Begins a request from its `Cookie` header values (all of them) and
+    /// `now` (unix seconds): no store call yet. Give
+    /// [`Pending::session`] to the handler, then call [`Pending::finish`].
+    pub fn begin<'a>(
+        &self,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        now: u64,
+    ) -> Pending<S> {
+        let lifecycle = Lifecycle::start(&self.inner.config, cookie_headers, now);
+        Pending {
+            session: Session::new(lifecycle, self.inner.loader.clone()),
+            manager: self.clone(),
+        }
+    }
+}
+
+/// A request in progress, for the adapter only: it hands out the
+/// handler's [`Session`] and commits it with [`Pending::finish`].
+pub struct Pending<S> {
+    session: Session,
+    manager: SessionManager<S>,
+}
+
+impl<S> fmt::Debug for Pending<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pending").finish_non_exhaustive()
+    }
+}
+
+impl<S: SessionStore> Pending<S> {
+    /// The handler's session (clones share one state).
+    pub fn session(&self) -> Session {
+        self.session.clone()
+    }
+
+    /// True if loading failed because of the store during this request: a
+    /// handler error behind it should be answered with
+    /// [`ErrorResponse::unavailable`].
+    pub fn store_failed(&self) -> bool {
+        self.session.shared.store_failed.load(Ordering::SeqCst)
+    }
+
+    /// After the handler: takes the session back and commits it. At most
+    /// one store write; none for a request without a valid cookie whose
+    /// handler never touched the session. Every later call on the handler's
+    /// [`Session`] fails with [`Error::Finished`].
+    pub async fn finish(self, now: u64) -> Outcome {
+        let lifecycle = {
+            let _turn = self.session.shared.gate.acquire().await;
+            self.session.slot().take()
+        };
+        let inner = &self.manager.inner;
+        if self.store_failed() && !inner.load_error_passthrough {
+            let message = self
+                .session
+                .shared
+                .load_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .unwrap_or_default();
+            return Outcome::Error(ErrorResponse::new(Error::store_msg(message)));
+        }
+        let untouched = Outcome::Respond {
+            set_cookie: None,
+            action: Action::None,
+            corrupt_record: false,
+        };
+        let Some(lifecycle) = lifecycle else {
+            return untouched;
+        };
+        if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
+            return untouched;
+        }
+        match lifecycle.commit(&inner.config, &*inner.store, now).await {
+            Ok(commit) => Outcome::Respond {
+                set_cookie: commit.set_cookie,
+                action: commit.action,
+                corrupt_record: commit.corrupt_record,
+            },
+            Err(e) => Outcome::Error(ErrorResponse::new(e)),
+        }
+    }
+}
+
 /// What an adapter does to the handler's response once the session is
-/// committed ([`SessionHandle::commit`]).
+/// committed ([`Pending::finish`]).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// Send the handler's response, with `set_cookie` **appended** if any.
+    /// Send the handler's response, with `set_cookie` **appended** (never
+    /// replacing the handler's own `Set-Cookie` headers).
     Respond {
         /// A `Set-Cookie` value to append.
         set_cookie: Option<String>,
-        /// A store record did not decode and was treated as missing: log it.
-        corrupt_record: bool,
-        /// What the commit did; [`Action::Gone`] (the record was gone at
-        /// commit, the changes were dropped) is worth a log line.
+        /// What the commit did.
         action: Action,
+        /// A store record did not decode and was treated as missing.
+        corrupt_record: bool,
     },
-    /// The store failed, while the handler loaded the session or while
-    /// committing: answer 503 Service Unavailable and log the error.
-    Unavailable(Error),
-    /// The commit failed for another reason (the cookie store's 4096-byte
-    /// limit, no randomness): answer 500 and log the error.
-    Failed(Error),
+    /// Replace the handler's response with this error response.
+    Error(ErrorResponse),
+}
+
+impl Outcome {
+    /// The `Set-Cookie` value to append, if any.
+    pub fn set_cookie(&self) -> Option<&str> {
+        match self {
+            Outcome::Respond { set_cookie, .. } => set_cookie.as_deref(),
+            Outcome::Error(_) => None,
+        }
+    }
+
+    /// What the adapter should log for this request, in order.
+    pub fn log_lines(&self) -> Vec<LogLine> {
+        let mut lines = Vec::new();
+        match self {
+            Outcome::Respond {
+                action,
+                corrupt_record,
+                ..
+            } => {
+                if *corrupt_record {
+                    lines.push(LogLine {
+                        level: LogLevel::Warn,
+                        message: String::from(
+                            "a session record did not decode; it was treated as missing",
+                        ),
+                    });
+                }
+                if *action == Action::Gone {
+                    lines.push(LogLine {
+                        level: LogLevel::Info,
+                        message: String::from(
+                            "the session was gone at commit (logged out or cycled concurrently); its changes were dropped and its cookie removed",
+                        ),
+                    });
+                }
+            }
+            Outcome::Error(e) => lines.push(LogLine {
+                level: LogLevel::Error,
+                message: e.log_message(),
+            }),
+        }
+        lines
+    }
+}
+
+/// How loud a [`LogLine`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LogLevel {
+    /// Worth knowing (a session that was gone at commit).
+    Info,
+    /// Something was wrong but the request was served (a corrupt record).
+    Warn,
+    /// The request failed (a store outage, a commit that could not be made).
+    Error,
+}
+
+/// One line for the adapter's log (`tracing`, `console_log!`...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    /// Its level.
+    pub level: LogLevel,
+    /// Its text (never a session id or a secret).
+    pub message: String,
+}
+
+/// An error response, the same on every runtime: status, body and headers,
+/// and the error behind it for the log.
+#[derive(Debug)]
+pub struct ErrorResponse {
+    unavailable: bool,
+    error: Option<Error>,
+}
+
+impl ErrorResponse {
+    /// The response for `error`: 503 for a store failure, 500 otherwise.
+    pub fn new(error: Error) -> Self {
+        ErrorResponse {
+            unavailable: error.is_store(),
+            error: Some(error),
+        }
+    }
+
+    /// A 503: the store failed (for example while the handler loaded the
+    /// session, and the handler then failed).
+    pub fn unavailable() -> Self {
+        ErrorResponse {
+            unavailable: true,
+            error: None,
+        }
+    }
+
+    /// A 500 for a failure that is not the session's (a handler error):
+    /// the same body and headers, nothing about internals.
+    pub fn internal() -> Self {
+        ErrorResponse {
+            unavailable: false,
+            error: None,
+        }
+    }
+
+    /// The HTTP status: 503 (`Retry-After: 1`) when the store failed, 500
+    /// otherwise.
+    pub fn status(&self) -> u16 {
+        if self.unavailable { 503 } else { 500 }
+    }
+
+    /// The body (plain text, says nothing about internals).
+    pub fn body(&self) -> &'static str {
+        if self.unavailable {
+            crate::error::UNAVAILABLE_BODY
+        } else {
+            crate::error::FAILED_BODY
+        }
+    }
+
+    /// The headers to set: `Content-Type`, `Cache-Control: no-store`, and
+    /// `Retry-After: 1` for a 503.
+    pub fn headers(&self) -> &'static [(&'static str, &'static str)] {
+        const FAILED: &[(&str, &str)] = &[
+            ("content-type", "text/plain; charset=utf-8"),
+            ("cache-control", "no-store"),
+        ];
+        const UNAVAILABLE: &[(&str, &str)] = &[
+            ("content-type", "text/plain; charset=utf-8"),
+            ("cache-control", "no-store"),
+            ("retry-after", "1"),
+        ];
+        if self.unavailable {
+            UNAVAILABLE
+        } else {
+            FAILED
+        }
+    }
+
+    /// The error behind it, if it came from the session.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    fn log_message(&self) -> String {
+        match &self.error {
+            // One prefix, the cause once.
+            Some(Error::Store(cause)) => alloc::format!("session store unavailable: {cause}"),
+            Some(other) => alloc::format!("session commit failed: {other}"),
+            None if self.unavailable => String::from("session store unavailable"),
+            None => String::from("request failed"),
+        }
+    }
 }
 
 /// An async gate letting one caller at a time through, without `unsafe` and

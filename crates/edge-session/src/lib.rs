@@ -4,15 +4,18 @@
 //! The browser holds only a signed cookie carrying the session id and its
 //! expiry; the data lives in a store with a TTL. This crate is the core:
 //! keys and signing ([`Key`], [`KeyRing`]), ids ([`SessionId`]), cookies
-//! ([`cookie`], [`format`]), the session ([`Session`]), the store trait
-//! ([`SessionStore`]) with a [`MemoryStore`] and a [`CookieStore`], and
-//! the Redis wire format ([`redis_wire`]), and the lifecycle engine ([`Lifecycle`]) every adapter drives, so sessions
-//! behave the same everywhere. It does no I/O and reads no clock: adapters
-//! pass `now` (unix seconds) in.
+//! ([`cookie`], [`format`]), the session handlers use ([`Session`]) and its
+//! data ([`SessionData`]), the store trait ([`SessionStore`]) with a
+//! [`MemoryStore`] and a [`CookieStore`], the Redis wire format
+//! ([`redis_wire`]), and the request driver every adapter uses
+//! ([`adapter::SessionManager`], over the engine [`adapter::Lifecycle`]), so
+//! sessions behave the same everywhere. It does no I/O and reads no clock:
+//! adapters pass `now` (unix seconds) in.
 //!
 //! # Features
-//! * `std` (default): [`MemoryStore`] and [`SessionHandle`], the handle
-//!   adapters give to handlers. Without it the crate is `no_std` + `alloc`.
+//! * `std` (default): [`MemoryStore`], [`Session`] (the handle handlers
+//!   use) and the request driver in [`adapter`]. Without it the crate is
+//!   `no_std` + `alloc`.
 //! * `getrandom` (default): session ids from the system CSPRNG (on
 //!   `wasm32-unknown-unknown`, the browser's / Workers' `crypto`), and
 //!   [`Key::generate`]. Without it, give a random source with
@@ -49,19 +52,25 @@ pub mod testing;
 pub use config::{DEFAULT_TTL, Expiry, SessionConfig};
 pub use cookie::{CookieConfig, SameSite};
 pub use cookie_store::CookieStore;
-pub use engine::{Action, Commit, Lifecycle};
 pub use error::{BoxError, Error, Result};
 #[cfg(feature = "std")]
-pub use handle::{Outcome, SessionHandle, StoreRef};
+pub use handle::Session;
 pub use id::SessionId;
 pub use key::{Key, KeyRing, MIN_KEY_LEN};
 #[cfg(feature = "std")]
 pub use memory::MemoryStore;
-pub use session::Session;
-pub use store::{
-    Change, Changes, Cycled, DEFAULT_KEY_PREFIX, MaybeSend, MaybeSync, Record, SessionStore,
-    decode_fields, decode_record, encode_field, encode_record, record_key,
-};
+pub use session::SessionData;
+pub use store::{Change, Changes, Cycled, MaybeSend, MaybeSync, Record, SessionStore};
+
+/// What adapter authors use (the tower and Workers adapters do): the
+/// request driver, the outcome of a request, and the engine beneath them.
+/// Handlers never need this module.
+pub mod adapter {
+    pub use crate::engine::{Action, Commit, Lifecycle, MAX_COOKIE_CANDIDATES};
+    pub use crate::error::{FAILED_BODY, UNAVAILABLE_BODY};
+    #[cfg(feature = "std")]
+    pub use crate::handle::{ErrorResponse, LogLevel, LogLine, Outcome, Pending, SessionManager};
+}
 
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]

@@ -6,7 +6,7 @@
 //! JSON text as the field's value (`redis-cli HGETALL session:<id>`), with
 //! the session's TTL on the key. No JSON is parsed inside Redis (Lua's cjson
 //! would round integers above 2^53); values are parsed by
-//! [`decode_fields`](crate::decode_fields). Every write is one Lua script:
+//! [`decode_fields`](crate::store::decode_fields). Every write is one Lua script:
 //!
 //! * [`CREATE`]: `KEYS[1]` the record; `ARGV` from [`create_args`]. Returns 1
 //!   once written, 0 if the key exists (never overwrites).

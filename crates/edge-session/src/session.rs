@@ -11,36 +11,36 @@ use crate::store::{Changes, Record};
 
 /// A session's data: a JSON object, with typed access through serde.
 ///
-/// It remembers which keys changed ([`Session::changes`]), so the lifecycle
+/// It remembers which keys changed ([`SessionData::changes`]), so the lifecycle
 /// writes the store only when it must, and then only those keys: inserting a
 /// value equal to the current one or removing a missing key is not a change.
 ///
 /// ```
-/// use edge_session::Session;
-/// let mut session = Session::default();
+/// use edge_session::SessionData;
+/// let mut session = SessionData::default();
 /// session.insert("user", 42)?;
 /// assert_eq!(session.get::<u32>("user")?, Some(42));
 /// assert!(session.is_changed());
 ///
-/// let mut loaded = Session::from_record(session.into_record());
+/// let mut loaded = SessionData::from_record(session.into_record());
 /// loaded.insert("user", 42)?; // same value: not a change
 /// assert!(!loaded.is_changed());
 /// # Ok::<(), edge_session::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Session {
+pub struct SessionData {
     data: Record,
     changes: Changes,
     cleared: bool,
     cycle: bool,
 }
 
-impl Session {
+impl SessionData {
     /// A session holding `record`, as loaded from a store (not changed).
     pub fn from_record(record: Record) -> Self {
-        Session {
+        SessionData {
             data: record,
-            ..Session::default()
+            ..SessionData::default()
         }
     }
 
@@ -71,7 +71,7 @@ impl Session {
         Ok(self.insert_value(key, value))
     }
 
-    /// Stores a raw JSON value; see [`Session::insert`].
+    /// Stores a raw JSON value; see [`SessionData::insert`].
     pub fn insert_value(&mut self, key: &str, value: Value) -> Option<Value> {
         if self.data.get(key) == Some(&value) {
             return Some(value);
@@ -91,8 +91,8 @@ impl Session {
     /// `i64`, or the sum would overflow; the session is unchanged then.
     ///
     /// ```
-    /// use edge_session::Session;
-    /// let mut session = Session::default();
+    /// use edge_session::SessionData;
+    /// let mut session = SessionData::default();
     /// assert_eq!(session.increment("visits", 1)?, 1);
     /// assert_eq!(session.increment("visits", 2)?, 3);
     /// # Ok::<(), edge_session::Error>(())
@@ -157,17 +157,17 @@ impl Session {
     }
 
     /// The keys this request set, removed and incremented (since the load,
-    /// or since [`Session::clear`]).
+    /// or since [`SessionData::clear`]).
     pub fn changes(&self) -> &Changes {
         &self.changes
     }
 
-    /// True once [`Session::clear`] was called.
+    /// True once [`SessionData::clear`] was called.
     pub fn is_cleared(&self) -> bool {
         self.cleared
     }
 
-    /// True once [`Session::cycle_id`] was called.
+    /// True once [`SessionData::cycle_id`] was called.
     pub fn is_cycle_requested(&self) -> bool {
         self.cycle
     }

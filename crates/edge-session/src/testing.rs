@@ -523,7 +523,10 @@ pub mod conformance {
         ok("commit", lc.commit(config, store, NOW).await)
     }
 
-    async fn load<'a, S: SessionStore>(lc: &'a mut Lifecycle, store: &S) -> &'a mut crate::Session {
+    async fn load<'a, S: SessionStore>(
+        lc: &'a mut Lifecycle,
+        store: &S,
+    ) -> &'a mut crate::SessionData {
         ok("lifecycle load", lc.load(store).await)
     }
 

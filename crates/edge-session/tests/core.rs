@@ -16,11 +16,12 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use edge_session::adapter::{Action, Lifecycle, Outcome, SessionManager};
 use edge_session::cookie::{cookie_values, parse_cookie_header};
 use edge_session::testing::{Calls, CountingStore, block_on_ready, conformance};
 use edge_session::{
-    Action, CookieStore, Error, Expiry, Key, KeyRing, Lifecycle, MemoryStore, SameSite, Session,
-    SessionConfig, SessionId, SessionStore, format,
+    CookieStore, Error, Expiry, Key, KeyRing, MemoryStore, SameSite, SessionConfig, SessionData,
+    SessionId, SessionStore, format,
 };
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -87,7 +88,7 @@ fn request<S: SessionStore>(
     cookie: Option<&str>,
     now: u64,
     handler: impl FnOnce(&mut Lifecycle, &S),
-) -> edge_session::Commit {
+) -> edge_session::adapter::Commit {
     let headers: Vec<&[u8]> = cookie.map(str::as_bytes).into_iter().collect();
     let mut lc = Lifecycle::start(config, headers, now);
     handler(&mut lc, store);
@@ -596,7 +597,7 @@ struct User {
 
 #[test]
 fn session_typed_access_and_change_tracking() {
-    let mut s = Session::default();
+    let mut s = SessionData::default();
     assert!(!s.is_changed());
     let user = User {
         id: 7,
@@ -608,7 +609,7 @@ fn session_typed_access_and_change_tracking() {
     assert!(matches!(s.get::<u32>("user"), Err(Error::Json(_))));
     assert_eq!(s.get::<u32>("absent").unwrap(), None);
 
-    let mut loaded = Session::from_record(s.into_record());
+    let mut loaded = SessionData::from_record(s.into_record());
     loaded
         .insert(
             "user",
@@ -628,7 +629,7 @@ fn session_typed_access_and_change_tracking() {
     loaded.insert("n", 1).unwrap();
     assert!(loaded.is_changed());
 
-    let mut loaded = Session::from_record(loaded.into_record());
+    let mut loaded = SessionData::from_record(loaded.into_record());
     assert_eq!(loaded.remove::<u32>("n").unwrap(), Some(1));
     assert!(loaded.is_changed());
     assert_eq!(loaded.len(), 1);
@@ -637,7 +638,7 @@ fn session_typed_access_and_change_tracking() {
     assert!(loaded.is_empty() && loaded.is_cleared());
 
     // A value that cannot be JSON leaves the session untouched.
-    let mut s = Session::default();
+    let mut s = SessionData::default();
     let bad: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
     assert!(matches!(s.insert("bad", bad), Err(Error::Json(_))));
     assert!(!s.is_changed() && s.is_empty());
@@ -1436,7 +1437,6 @@ fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Outp
 
 #[test]
 fn handle_loads_once_even_when_two_calls_race() {
-    use edge_session::{SessionHandle, StoreRef};
     let (memory, _) = memory();
     let config = config();
     let cookie = pair(
@@ -1446,23 +1446,28 @@ fn handle_loads_once_even_when_two_calls_race() {
     )
     .to_string();
     let store = Arc::new(CountingStore::new(YieldingStore(memory)));
-    let lifecycle = Lifecycle::start(&config, [cookie.as_bytes()], T0 + 1);
-    let handle = SessionHandle::new(lifecycle, StoreRef::new(store.clone()));
+    let manager = SessionManager::new(store.clone(), config).unwrap();
+    let pending = manager.begin([cookie.as_bytes()], T0 + 1);
+    let handle = pending.session();
     let h2 = handle.clone();
     let (a, b) = join2(handle.get::<String>("data"), h2.insert("n", 1));
     assert_eq!(a.unwrap().as_deref(), Some("session_data"));
     b.unwrap();
     assert_eq!(store.calls().load, 1, "two racing calls, one load");
 
-    // The adapter takes the lifecycle back and commits: the insert is saved.
-    let lifecycle = join2(handle.finish(), std::future::ready(())).0.unwrap();
-    let commit = join2(
-        lifecycle.commit(&config, &*store, T0 + 1),
-        std::future::ready(()),
-    )
-    .0
-    .unwrap();
-    assert_eq!(commit.action, Action::Saved);
+    // The adapter finishes the request: the insert is written.
+    let outcome = join2(pending.finish(T0 + 1), std::future::ready(())).0;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Respond {
+                action: Action::Saved,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(outcome.set_cookie().is_some());
     // After the commit the handle refuses to pretend.
     assert!(matches!(
         block_on_ready(handle.insert("late", 1)),
@@ -1476,7 +1481,6 @@ fn handle_loads_once_even_when_two_calls_race() {
 
 #[test]
 fn handle_reports_store_failures_and_clear_needs_no_read() {
-    use edge_session::{SessionHandle, StoreRef};
     let (memory, _) = memory();
     let config = config();
     let cookie = pair(
@@ -1486,31 +1490,66 @@ fn handle_reports_store_failures_and_clear_needs_no_read() {
     )
     .to_string();
     let store = Arc::new(memory);
+    let manager = SessionManager::new(store.clone(), config.clone()).unwrap();
     store.set_failing(true);
-    let handle = SessionHandle::new(
-        Lifecycle::start(&config, [cookie.as_bytes()], T0),
-        StoreRef::new(store.clone()),
-    );
+    let pending = manager.begin([cookie.as_bytes()], T0);
+    let handle = pending.session();
     assert!(block_on_ready(handle.record()).unwrap_err().is_store());
     assert!(
-        handle.store_failed(),
+        pending.store_failed(),
         "the adapter must learn the store failed"
     );
+    // Whatever the handler answered, the request is a 503 (one outcome, one
+    // mapping: status, body, headers, log line).
+    let Outcome::Error(error) = block_on_ready(pending.finish(T0)) else {
+        panic!("a load failure must answer with an error");
+    };
+    assert_eq!(error.status(), 503);
+    assert_eq!(error.body(), edge_session::adapter::UNAVAILABLE_BODY);
+    assert!(error.headers().contains(&("retry-after", "1")));
+    assert!(error.headers().contains(&("cache-control", "no-store")));
 
     store.set_failing(false);
     store.reset();
-    let handle = SessionHandle::new(
-        Lifecycle::start(&config, [cookie.as_bytes()], T0),
-        StoreRef::new(store.clone()),
+    let pending = manager.begin([cookie.as_bytes()], T0);
+    assert!(!pending.store_failed());
+    block_on_ready(pending.session().clear()).unwrap();
+    let outcome = block_on_ready(pending.finish(T0));
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Respond {
+                action: Action::Deleted,
+                ..
+            }
+        ),
+        "{outcome:?}"
     );
-    assert!(!handle.store_failed());
-    block_on_ready(handle.clear()).unwrap();
-    let lifecycle = block_on_ready(handle.finish()).unwrap();
-    let commit = block_on_ready(lifecycle.commit(&config, &*store, T0)).unwrap();
-    assert_eq!(commit.action, Action::Deleted);
+    assert_eq!(
+        outcome.set_cookie(),
+        Some(config.cookie().removal().as_str())
+    );
     assert_eq!(
         store.calls(),
         calls(0, 0, 0, 1, 0, 0),
         "logout: one delete, no read"
+    );
+}
+
+#[test]
+fn outcomes_say_what_to_log_once() {
+    let (memory, _) = memory();
+    let config = config();
+    let manager = SessionManager::new(memory, config).unwrap();
+    // A store failure: one line, one prefix, the cause once.
+    manager.store().set_failing(true);
+    let pending = manager.begin([], T0);
+    block_on_ready(pending.session().insert("k", 1)).unwrap();
+    let outcome = block_on_ready(pending.finish(T0));
+    let lines = outcome.log_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0].message,
+        "session store unavailable: store unavailable (simulated outage)"
     );
 }

@@ -7,8 +7,9 @@
     missing_docs
 )]
 
+use edge_session::adapter::Lifecycle;
 use edge_session::cookie::cookie_values;
-use edge_session::{Key, KeyRing, Lifecycle, SessionConfig, SessionId, format};
+use edge_session::{Key, KeyRing, SessionConfig, SessionId, format};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = Key> {

@@ -17,12 +17,19 @@
 #![cfg(target_arch = "wasm32")]
 
 use edge_session_worker::{
-    KvSessionStore, Session, Sessions, UpstashStore, config_from_env, session_error,
+    KvSessionStore, SessionContext, Sessions, UpstashStore, WithSession, config_from_env,
 };
 use worker::{Context, Env, Request, Response, Result, RouteContext, Router, event};
 
 /// The page at `/`, shared with the native demo.
 const INDEX: &str = include_str!("../../../assets/index.html");
+
+/// The demo's own router data, beside the session: which store serves it.
+struct Demo {
+    store: &'static str,
+}
+
+type Ctx = RouteContext<WithSession<Demo>>;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -35,22 +42,18 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         .map(|v| v.to_string())
         .unwrap_or_default();
     if store == "upstash" {
-        let store = UpstashStore::from_env(&env)?;
-        Sessions::new(store, config)
-            .map_err(session_error)?
-            .run(req, env, routes)
+        let sessions = Sessions::new(UpstashStore::from_env(&env)?, config)?;
+        sessions
+            .run(req, env, Demo { store: "upstash" }, routes)
             .await
     } else {
-        let store = KvSessionStore::from_env(&env, "SESSIONS")?;
-        Sessions::new(store, config)
-            .map_err(session_error)?
-            .run(req, env, routes)
-            .await
+        let sessions = Sessions::new(KvSessionStore::from_env(&env, "SESSIONS")?, config)?;
+        sessions.run(req, env, Demo { store: "kv" }, routes).await
     }
 }
 
-fn routes(session: Session) -> Router<'static, Session> {
-    Router::with_data(session)
+fn routes(router: Router<'_, WithSession<Demo>>) -> Router<'_, WithSession<Demo>> {
+    router
         .get("/", |_, _| Response::from_html(INDEX))
         .get_async("/setup_session", setup)
         .get_async("/view_session", view)
@@ -62,7 +65,7 @@ fn routes(session: Session) -> Router<'static, Session> {
 
 /// `GET /login?user=NAME`: what a login does, a new session id (against
 /// fixation) with the data kept, plus `session["user"]`.
-async fn login(req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+async fn login(req: Request, ctx: Ctx) -> Result<Response> {
     let url = req.url()?;
     let user = url
         .query_pairs()
@@ -72,14 +75,33 @@ async fn login(req: Request, ctx: RouteContext<Session>) -> Result<Response> {
     let Some(user) = user else {
         return Response::error("user must be 1-64 letters or digits\n", 400);
     };
-    ctx.data.cycle_id().await.map_err(session_error)?;
-    ctx.data.insert("user", user).await.map_err(session_error)?;
+    ctx.session().cycle_id().await?;
+    ctx.session().insert("user", user).await?;
+    view(req, ctx).await
+}
+
+/// `GET /incr?key=NAME`: the counter under `key` (default `count`) plus one,
+/// added by the store at commit (atomically with Upstash).
+async fn incr(req: Request, ctx: Ctx) -> Result<Response> {
+    let url = req.url()?;
+    let key = url
+        .query_pairs()
+        .find(|(k, _)| k == "key")
+        .map_or_else(|| String::from("count"), |(_, v)| v.into_owned());
+    let ok = (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Response::error("key must be 1-64 characters of A-Z a-z 0-9 - _\n", 400);
+    }
+    ctx.session().increment(&key, 1).await?;
     view(req, ctx).await
 }
 
 /// The store conformance suite against the store this worker uses, in the
 /// real runtime: only when the var `E2E_CONFORMANCE` is "1" (the tests set it).
-async fn conformance(_req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+async fn conformance(_req: Request, ctx: Ctx) -> Result<Response> {
     if ctx
         .env
         .var("E2E_CONFORMANCE")
@@ -89,13 +111,8 @@ async fn conformance(_req: Request, ctx: RouteContext<Session>) -> Result<Respon
     {
         return Response::error("Not Found", 404);
     }
-    let store = ctx
-        .env
-        .var("SESSION_STORE")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
     use edge_session_worker::edge_session::testing::conformance;
-    if store == "upstash" {
+    if ctx.data.store == "upstash" {
         let store = UpstashStore::from_env(&ctx.env)?;
         conformance::run(&store).await;
         conformance::atomic(&store).await;
@@ -111,25 +128,6 @@ async fn conformance(_req: Request, ctx: RouteContext<Session>) -> Result<Respon
             "conformance ok: kv (concurrent increments kept: {n} of 100)\n"
         ))
     }
-}
-
-/// `GET /incr?key=NAME`: the counter under `key` (default `count`) plus one,
-/// added by the store at commit (atomically with Upstash).
-async fn incr(req: Request, ctx: RouteContext<Session>) -> Result<Response> {
-    let url = req.url()?;
-    let key = url
-        .query_pairs()
-        .find(|(k, _)| k == "key")
-        .map_or_else(|| String::from("count"), |(_, v)| v.into_owned());
-    let ok = (1..=64).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok {
-        return Response::error("key must be 1-64 characters of A-Z a-z 0-9 - _\n", 400);
-    }
-    ctx.data.increment(&key, 1).await.map_err(session_error)?;
-    view(req, ctx).await
 }
 
 /// `?data=VALUE` (optional; default `session_data`), like the native demo.
@@ -149,20 +147,20 @@ fn data_param(req: &Request) -> Result<Option<String>> {
     Ok(ok.then_some(value))
 }
 
-async fn setup(req: Request, ctx: RouteContext<Session>) -> Result<Response> {
+async fn setup(req: Request, ctx: Ctx) -> Result<Response> {
     let Some(data) = data_param(&req)? else {
         return Response::error("data must be 1-256 characters of A-Z a-z 0-9 - _\n", 400);
     };
-    ctx.data.insert("data", data).await.map_err(session_error)?;
+    ctx.session().insert("data", data).await?;
     view(req, ctx).await
 }
 
-async fn view(_req: Request, ctx: RouteContext<Session>) -> Result<Response> {
-    let record = ctx.data.record().await.map_err(session_error)?;
+async fn view(_req: Request, ctx: Ctx) -> Result<Response> {
+    let record = ctx.session().record().await?;
     Response::from_json(&serde_json::json!({ "session": record }))
 }
 
-async fn clear(_req: Request, ctx: RouteContext<Session>) -> Result<Response> {
-    ctx.data.clear().await.map_err(session_error)?;
+async fn clear(_req: Request, ctx: Ctx) -> Result<Response> {
+    ctx.session().clear().await?;
     Response::from_json(&serde_json::json!({ "session": {} }))
 }

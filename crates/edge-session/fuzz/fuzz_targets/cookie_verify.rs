@@ -4,7 +4,8 @@
 
 use edge_session::cookie::cookie_values;
 use edge_session::testing::block_on_ready;
-use edge_session::{CookieStore, Key, KeyRing, Lifecycle, SessionConfig, SessionStore, format};
+use edge_session::adapter::Lifecycle;
+use edge_session::{CookieStore, Key, KeyRing, SessionConfig, SessionStore, format};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
