@@ -107,7 +107,8 @@ for t in readme_cookie_format_vectors sign_verify_round_trip axum_router_flow \
     worker_kv_in_chromium worker_kv_login_and_conformance \
     memory_concurrent_requests_never_undo_each_other redis_concurrent_requests_never_undo_each_other \
     worker_upstash_concurrent_requests_never_undo_each_other worker_kv_race_rates \
-    trait_defaults_pass_the_contract_step_by_step; do
+    trait_defaults_pass_the_contract_step_by_step remember_me_makes_one_session_persistent_while_others_stay_browser_session \
+    idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done
 

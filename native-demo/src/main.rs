@@ -17,8 +17,10 @@
 //!
 //! Routes: `GET /setup_session` (sets `session["data"] = "session_data"`, or
 //! the value of an optional `?data=` parameter), `GET /view_session`,
-//! `GET /clear_session`, `GET /login?user=NAME` (a new session id, data kept,
-//! plus `user`), `GET /incr?key=NAME` (the integer under `key`, default
+//! `GET /clear_session`, `GET /login?user=NAME[&remember=1]` (a new session
+//! id, data kept, plus `user`; `remember=1` makes this session's cookie
+//! persistent for 30 days), `GET /expiry?mode=remember|browser|default`
+//! (this session's own expiry), `GET /incr?key=NAME` (the integer under `key`, default
 //! `count`, plus one, through the store's atomic increment), each answering
 //! `{"session": {...}}`, and `GET /`.
 //!
@@ -31,7 +33,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use edge_session_tower::edge_session::adapter::ErrorResponse;
-use edge_session_tower::edge_session::{Error, Key, MemoryStore, SessionConfig, SessionStore};
+use edge_session_tower::edge_session::{
+    Error, Key, MemoryStore, SessionConfig, SessionExpiry, SessionStore,
+};
 use edge_session_tower::{RedisStore, Session, SessionLayer, error_response};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -274,6 +278,15 @@ async fn route(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
             }
         },
         "/view_session" => view(&session).await,
+        "/expiry" => match query_value(req.uri().query(), "mode").and_then(expiry_mode) {
+            Some(mode) => expiry(&session, mode).await,
+            None => {
+                return Ok(text(
+                    StatusCode::BAD_REQUEST,
+                    "mode must be remember, browser or default\n",
+                ));
+            }
+        },
         "/incr" => match key_param(req.uri().query()) {
             Some(key) => incr(&session, key).await,
             None => {
@@ -294,8 +307,9 @@ async fn route(req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
                 .filter(|u| {
                     (1..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric())
                 });
+            let remember = query_value(req.uri().query(), "remember") == Some("1");
             match user {
-                Some(user) => login(&session, user).await,
+                Some(user) => login(&session, user, remember).await,
                 None => {
                     return Ok(text(
                         StatusCode::BAD_REQUEST,
@@ -369,11 +383,42 @@ async fn view(session: &Session) -> Result<Response<Body>, Error> {
     Ok(json(body))
 }
 
-/// What a login does: a new session id (against fixation), data kept.
-async fn login(session: &Session, user: &str) -> Result<Response<Body>, Error> {
+/// "Remember me": a persistent cookie for 30 days of inactivity.
+const REMEMBER: SessionExpiry = SessionExpiry::Persistent(30 * 24 * 60 * 60);
+
+/// What a login does: a new session id (against fixation), data kept;
+/// with `remember=1`, a persistent cookie for this session only.
+async fn login(session: &Session, user: &str, remember: bool) -> Result<Response<Body>, Error> {
     session.cycle_id().await?;
     session.insert("user", user).await?;
+    if remember {
+        session.set_expiry(REMEMBER).await?;
+    }
     view(session).await
+}
+
+/// `?mode=remember|browser|default`.
+fn expiry_mode(mode: &str) -> Option<SessionExpiry> {
+    match mode {
+        "remember" => Some(REMEMBER),
+        "browser" => Some(SessionExpiry::BrowserSession),
+        "default" => Some(SessionExpiry::Default),
+        _ => None,
+    }
+}
+
+/// `GET /expiry?mode=...`: this session's own expiry from now on.
+async fn expiry(session: &Session, mode: SessionExpiry) -> Result<Response<Body>, Error> {
+    session.set_expiry(mode).await?;
+    view(session).await
+}
+
+/// The value of `name` in a query string.
+fn query_value<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
 async fn clear(session: &Session) -> Result<Response<Body>, Error> {

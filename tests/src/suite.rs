@@ -601,3 +601,75 @@ pub async fn no_races(t: &Target, trials: usize) -> Races {
     );
     races
 }
+
+/// "Remember me" (`set_expiry`), over HTTP: a login with `remember=1` makes
+/// this session's cookie persistent for 30 days (a v2 cookie carrying the
+/// mode, signed) while another client's stays at the default; the session
+/// can switch to a browser-session cookie and back. Returns the remembered
+/// session's id (to check its store TTL).
+pub async fn remember_me(t: &Target) -> SessionId {
+    let month = 30 * 24 * 3600;
+    let (other, _) = setup(t, Some("someone-else")).await;
+    let (cookie, _) = setup(t, Some("remember")).await;
+
+    let r = t
+        .client
+        .get("/login?user=ada&remember=1", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let c = r
+        .set_cookie_for(&t.cookie_name)
+        .expect("login re-issues the cookie");
+    assert_eq!(c.attr("max-age"), Some(month.to_string().as_str()), "{c:?}");
+    assert!(
+        c.value.starts_with("v2.") && c.value.contains(".p2592000."),
+        "{c:?}"
+    );
+    let id = t.verify(&c.value);
+    let remembered = c.pair();
+
+    // Another client's session is not affected.
+    let r = t
+        .client
+        .get("/setup_session?data=changed", Some(other.as_bytes()))
+        .await;
+    let o = r
+        .set_cookie_for(&t.cookie_name)
+        .expect("a change re-issues the cookie");
+    check_attributes(t, &o, false);
+
+    // Browser-session from now on: no Max-Age, same id, data kept.
+    let r = t
+        .client
+        .get("/expiry?mode=browser", Some(remembered.as_bytes()))
+        .await;
+    assert_eq!(r.session(), json!({"data": "remember", "user": "ada"}));
+    let c = r
+        .set_cookie_for(&t.cookie_name)
+        .expect("the cookie is re-issued");
+    assert_eq!(c.attr("max-age"), None, "{c:?}");
+    assert_eq!(t.verify(&c.value), id);
+
+    // Back to the default: the configuration's Max-Age again.
+    let r = t
+        .client
+        .get("/expiry?mode=default", Some(c.pair().as_bytes()))
+        .await;
+    let c = r
+        .set_cookie_for(&t.cookie_name)
+        .expect("the cookie is re-issued");
+    check_attributes(t, &c, false);
+    assert_eq!(t.verify(&c.value), id);
+
+    // And remembered again (what the store TTL check looks at).
+    let r = t
+        .client
+        .get("/expiry?mode=remember", Some(c.pair().as_bytes()))
+        .await;
+    let c = r
+        .set_cookie_for(&t.cookie_name)
+        .expect("the cookie is re-issued");
+    assert_eq!(c.attr("max-age"), Some(month.to_string().as_str()));
+    assert_eq!(t.client.get("/expiry?mode=forever", None).await.status, 400);
+    id
+}

@@ -53,6 +53,7 @@ async fn memory_concurrent_requests_never_undo_each_other() {
     let t = target(&demo);
     suite::exact_increments(&t, 32, 50).await;
     suite::no_races(&t, 40).await;
+    suite::remember_me(&t).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,6 +312,10 @@ async fn redis_concurrent_requests_never_undo_each_other() {
     suite::exact_increments(&t, 32, 50).await;
     let races = suite::no_races(&t, 40).await;
     assert_eq!(races.trials, 40);
+    // Remember me: the record's TTL follows the session's own expiry.
+    let id = suite::remember_me(&t).await;
+    let (_, ttl) = redis.record(&format!("session:{}", id.as_str())).await;
+    assert!((2_591_990..=2_592_000).contains(&ttl), "TTL {ttl}");
     // Every record is a hash readable with HGETALL; values are JSON texts.
     let (cookie, id) = suite::setup(&t, Some("hash")).await;
     let r = t.client.get("/incr?key=n", Some(cookie.as_bytes())).await;

@@ -107,6 +107,7 @@ async fn worker_kv_login_and_conformance() {
     let dev = WranglerDev::start(&WorkerOptions::kv());
     let t = target(&dev);
     suite::login_cycles_id(&t).await;
+    suite::remember_me(&t).await;
     // The contract and the step-by-step interleavings pass inside workerd;
     // concurrent increments are only measured on KV (no atomic write).
     let r = t.client.get("/__conformance", None).await;
@@ -322,6 +323,9 @@ async fn worker_upstash_concurrent_requests_never_undo_each_other() {
     let t = target(&dev);
     suite::exact_increments(&t, 32, 50).await;
     suite::no_races(&t, 40).await;
+    let id = suite::remember_me(&t).await;
+    let (_, ttl) = redis.record(&format!("session:{}", id.as_str())).await;
+    assert!((2_591_990..=2_592_000).contains(&ttl), "TTL {ttl}");
 }
 
 /// Workers KV has no conditional or atomic write: the same races as the

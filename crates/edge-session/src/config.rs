@@ -26,6 +26,40 @@ pub enum Expiry {
     /// server-side record still expires after this many seconds of
     /// inactivity (sliding, like [`Expiry::OnInactivity`]).
     BrowserSession(u64),
+    /// Both timeouts (OWASP ASVS 3.3.2, level 2): after `idle` seconds
+    /// without a request, and at most `absolute` seconds after the session
+    /// was created (or its id cycled at login), however active it is. The
+    /// deadline is signed into the cookie; no refresh passes it.
+    IdleAndAbsolute {
+        /// The idle timeout, seconds (sliding).
+        idle: u64,
+        /// The absolute timeout, seconds from creation or the last login.
+        absolute: u64,
+    },
+}
+
+/// One session's own expiry, set by its handler with `Session::set_expiry`
+/// (for example "remember me"), kept in the session's signed cookie and in
+/// its store TTL. The configuration's absolute timeout, if any, still caps
+/// it.
+///
+/// ```
+/// use edge_session::SessionExpiry;
+/// // Remember me: a persistent cookie, sliding by 30 days of inactivity.
+/// let remember = SessionExpiry::Persistent(30 * 24 * 3600);
+/// assert_ne!(remember, SessionExpiry::Default);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SessionExpiry {
+    /// The configuration's [`Expiry`].
+    #[default]
+    Default,
+    /// A cookie without `Max-Age`, which ends with the browser session; the
+    /// record still expires after the configuration's idle timeout.
+    BrowserSession,
+    /// A persistent cookie (`Max-Age`) and record that expire after this
+    /// many seconds without a request (sliding).
+    Persistent(u64),
 }
 
 impl Default for Expiry {
@@ -35,16 +69,35 @@ impl Default for Expiry {
 }
 
 impl Expiry {
-    /// The lifetime in seconds given to a session when it is written.
+    /// The lifetime in seconds given to a new session: the idle timeout if
+    /// there is one, else the absolute one.
     pub fn ttl(self) -> u64 {
         match self {
             Expiry::OnInactivity(s) | Expiry::Absolute(s) | Expiry::BrowserSession(s) => s,
+            Expiry::IdleAndAbsolute { idle, absolute } => idle.min(absolute),
+        }
+    }
+
+    /// The idle (sliding) timeout, if any.
+    pub fn idle(self) -> Option<u64> {
+        match self {
+            Expiry::OnInactivity(s) | Expiry::BrowserSession(s) => Some(s),
+            Expiry::IdleAndAbsolute { idle, .. } => Some(idle),
+            Expiry::Absolute(_) => None,
+        }
+    }
+
+    /// The absolute timeout, if any.
+    pub fn absolute(self) -> Option<u64> {
+        match self {
+            Expiry::Absolute(s) | Expiry::IdleAndAbsolute { absolute: s, .. } => Some(s),
+            Expiry::OnInactivity(_) | Expiry::BrowserSession(_) => None,
         }
     }
 
     /// True if activity extends the session.
     pub fn is_sliding(self) -> bool {
-        !matches!(self, Expiry::Absolute(_))
+        self.idle().is_some()
     }
 
     /// True if the cookie carries `Max-Age`/`Expires`.
@@ -213,7 +266,7 @@ impl SessionConfig {
     /// [`Error::InvalidConfig`] naming the setting to change.
     pub fn validate(&self) -> Result<()> {
         self.cookie.validate()?;
-        if self.expiry.ttl() == 0 {
+        if self.expiry.ttl() == 0 || self.expiry.absolute() == Some(0) {
             return Err(Error::InvalidConfig(
                 "the session lifetime must be at least one second",
             ));

@@ -2,7 +2,7 @@
 
 use alloc::string::String;
 
-use crate::config::SessionConfig;
+use crate::config::{SessionConfig, SessionExpiry};
 use crate::cookie::{MAX_COOKIE_SIZE, cookie_values};
 use crate::error::{Error, Result};
 use crate::format::{self, VerifiedCookie};
@@ -222,22 +222,38 @@ impl Lifecycle {
         now: u64,
     ) -> Result<Commit> {
         let corrupt = self.corrupt;
-        let expiry = config.expiry;
-        let ttl = expiry.ttl();
-        let refresh_due = |c: &VerifiedCookie| {
-            expiry.is_sliding() && c.expires.saturating_sub(now) < config.refresh_threshold()
+        // A session that starts now (new, or a login): a fresh deadline.
+        let fresh = |mode| {
+            Plan::new(
+                config,
+                mode,
+                config.expiry.absolute().map(|a| now.saturating_add(a)),
+                now,
+            )
         };
+        // The incoming session's own expiry and deadline, carried on.
+        let carried =
+            |c: &VerifiedCookie, mode| Plan::new(config, mode, deadline_of(config, c), now);
 
         let Some(session) = self.session else {
             // Untouched by the handler.
-            if let Some(cookie) = self.incoming.as_ref().filter(|c| refresh_due(c)) {
-                return refresh(config, store, &cookie.id, ttl, now, corrupt).await;
+            if let Some(cookie) = self
+                .incoming
+                .as_ref()
+                .filter(|c| refresh_due(config, c, now))
+            {
+                let plan = carried(cookie, cookie.mode);
+                return refresh(config, store, &cookie.id, &plan, now, corrupt).await;
             }
             return Ok(Commit::new(None, Action::None, corrupt));
         };
 
         // The live record this request read, if any.
         let existing = self.incoming.as_ref().filter(|_| self.found);
+        let mode = session
+            .expiry_request()
+            .or(self.incoming.as_ref().map(|c| c.mode))
+            .unwrap_or_default();
 
         if session.is_cleared() {
             // Logout: the old record goes, whatever else happened.
@@ -254,14 +270,16 @@ impl Lifecycle {
                 return Ok(Commit::new(removal, action, corrupt));
             }
             // Data written after the clear: a brand-new session.
-            let (id, _) = create(config, store, session.record(), ttl).await?;
-            let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+            let plan = fresh(session.expiry_request().unwrap_or_default());
+            let (id, _) = create(config, store, session.record(), plan.ttl(now)).await?;
+            let set_cookie = issue(config, &id, &plan, now)?;
             return Ok(Commit::new(Some(set_cookie), Action::Cycled, corrupt));
         }
 
         if !session.is_changed() {
-            if let Some(cookie) = existing.filter(|c| refresh_due(c)) {
-                return refresh(config, store, &cookie.id, ttl, now, corrupt).await;
+            if let Some(cookie) = existing.filter(|c| refresh_due(config, c, now)) {
+                let plan = carried(cookie, cookie.mode);
+                return refresh(config, store, &cookie.id, &plan, now, corrupt).await;
             }
             return Ok(Commit::new(None, Action::None, corrupt));
         }
@@ -271,22 +289,24 @@ impl Lifecycle {
             if session.is_empty() {
                 return Ok(Commit::new(None, Action::None, corrupt));
             }
-            let (id, action) = create(config, store, session.record(), ttl).await?;
-            let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+            let plan = fresh(mode);
+            let (id, action) = create(config, store, session.record(), plan.ttl(now)).await?;
+            let set_cookie = issue(config, &id, &plan, now)?;
             return Ok(Commit::new(Some(set_cookie), action, corrupt));
         };
 
         let cycle = session.is_cycle_requested() && !session.is_empty();
-        let expires = match expiry {
-            // An absolute deadline survives ordinary writes.
-            crate::Expiry::Absolute(_) if !cycle => cookie.expires,
-            _ => now.saturating_add(ttl),
+        // A login starts a new absolute period; other writes carry it on.
+        let plan = if cycle {
+            fresh(mode)
+        } else {
+            carried(cookie, mode)
         };
-        let ttl = expires.saturating_sub(now).max(1);
+        let ttl = plan.ttl(now);
         let gone = || Commit::new(Some(config.cookie.removal()), Action::Gone, corrupt);
 
         if !cycle {
-            if session.changes().is_empty() {
+            if session.changes().is_empty() && session.expiry_request().is_none() {
                 // `cycle_id` on an empty session: nothing to keep.
                 return Ok(Commit::new(None, Action::None, corrupt));
             }
@@ -298,7 +318,7 @@ impl Lifecycle {
                     corrupt,
                 )),
                 Some(id) => {
-                    let set_cookie = issue(config, &id, expires, now)?;
+                    let set_cookie = issue(config, &id, &plan, now)?;
                     Ok(Commit::new(Some(set_cookie), Action::Saved, corrupt))
                 }
             };
@@ -320,9 +340,82 @@ impl Lifecycle {
                 return Err(Error::IdCollision);
             }
         };
-        let set_cookie = issue(config, &id, expires, now)?;
+        let set_cookie = issue(config, &id, &plan, now)?;
         Ok(Commit::new(Some(set_cookie), Action::Cycled, corrupt))
     }
+}
+
+/// What a cookie issued now says: until when, the deadline no refresh may
+/// pass, the session's own expiry, and whether it is persistent.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    expires: u64,
+    deadline: Option<u64>,
+    mode: SessionExpiry,
+    persistent: bool,
+}
+
+impl Plan {
+    fn new(config: &SessionConfig, mode: SessionExpiry, deadline: Option<u64>, now: u64) -> Self {
+        let idle = idle_of(config, mode);
+        let expires = match (idle, deadline) {
+            (Some(idle), Some(deadline)) => now.saturating_add(idle).min(deadline),
+            (Some(idle), None) => now.saturating_add(idle),
+            (None, Some(deadline)) => deadline,
+            (None, None) => now.saturating_add(config.expiry.ttl()),
+        };
+        let persistent = match mode {
+            SessionExpiry::Persistent(_) => true,
+            SessionExpiry::BrowserSession => false,
+            SessionExpiry::Default => config.expiry.is_persistent(),
+        };
+        Plan {
+            expires,
+            deadline,
+            mode,
+            persistent,
+        }
+    }
+
+    /// The store TTL that matches the cookie.
+    fn ttl(&self, now: u64) -> u64 {
+        self.expires.saturating_sub(now).max(1)
+    }
+}
+
+/// The idle timeout of a session in `mode`, if it slides.
+fn idle_of(config: &SessionConfig, mode: SessionExpiry) -> Option<u64> {
+    match mode {
+        SessionExpiry::Persistent(secs) => Some(secs),
+        SessionExpiry::Default | SessionExpiry::BrowserSession => config.expiry.idle(),
+    }
+}
+
+/// The absolute deadline a verified cookie carries. A v1 cookie has none
+/// written out: under an absolute timeout its expiry is the deadline (v1 is
+/// only issued when they are equal), which can only end a session earlier,
+/// never later.
+fn deadline_of(config: &SessionConfig, cookie: &VerifiedCookie) -> Option<u64> {
+    cookie
+        .deadline
+        .or_else(|| config.expiry.absolute().map(|_| cookie.expires))
+}
+
+/// True if an unchanged session should have its expiry pushed back now:
+/// it slides, fewer than the refresh threshold seconds are left, and its
+/// deadline (if any) is not already reached by the cookie.
+fn refresh_due(config: &SessionConfig, cookie: &VerifiedCookie, now: u64) -> bool {
+    let Some(idle) = idle_of(config, cookie.mode) else {
+        return false;
+    };
+    if deadline_of(config, cookie).is_some_and(|d| cookie.expires >= d) {
+        return false;
+    }
+    let threshold = match cookie.mode {
+        SessionExpiry::Persistent(_) => idle / 2,
+        _ => config.refresh_threshold(),
+    };
+    cookie.expires.saturating_sub(now) < threshold
 }
 
 /// A sliding refresh: the TTL only, never the data.
@@ -330,13 +423,13 @@ async fn refresh<S: SessionStore>(
     config: &SessionConfig,
     store: &S,
     id: &SessionId,
-    ttl: u64,
+    plan: &Plan,
     now: u64,
     corrupt: bool,
 ) -> Result<Commit> {
-    match store.touch(id, ttl).await? {
+    match store.touch(id, plan.ttl(now)).await? {
         Some(id) => {
-            let set_cookie = issue(config, &id, now.saturating_add(ttl), now)?;
+            let set_cookie = issue(config, &id, plan, now)?;
             Ok(Commit::new(Some(set_cookie), Action::Refreshed, corrupt))
         }
         None => Ok(Commit::new(
@@ -363,18 +456,23 @@ async fn create<S: SessionStore>(
     Err(Error::IdCollision)
 }
 
-/// Signs `id` until `expires` and builds its `Set-Cookie`.
-fn issue(config: &SessionConfig, id: &SessionId, expires: u64, now: u64) -> Result<String> {
+/// Signs `id` as `plan` says and builds its `Set-Cookie`.
+fn issue(config: &SessionConfig, id: &SessionId, plan: &Plan, now: u64) -> Result<String> {
     let name = config.cookie.name.as_str();
-    let max_age = config
-        .expiry
-        .is_persistent()
-        .then(|| expires.saturating_sub(now));
+    let max_age = plan.persistent.then(|| plan.expires.saturating_sub(now));
     let mut pair_len = 0;
     let set_cookie = config
         .cookie
         .set_cookie_with(format::encoded_len(id), max_age, now, |out| {
-            format::encode_into(out, &config.keys, name, id, expires);
+            format::encode_full_into(
+                out,
+                &config.keys,
+                name,
+                id,
+                plan.expires,
+                plan.deadline,
+                plan.mode,
+            );
             pair_len = out.len();
         });
     if pair_len > MAX_COOKIE_SIZE {

@@ -1,24 +1,39 @@
-//! The signed cookie value: `v1.<id>.<expires>.<tag>`.
+//! The signed cookie value: `v1.<id>.<expires>.<tag>`, or
+//! `v2.<id>.<expires>.<deadline>.<mode>.<tag>` when the session carries more
+//! than an expiry.
 //!
-//! * `v1` — the format version;
+//! * `v1` / `v2` — the format version;
 //! * `<id>` — the session id, base64url characters;
 //! * `<expires>` — unix seconds, decimal, no leading zeros;
+//! * `<deadline>` (v2) — the absolute deadline no refresh may pass, unix
+//!   seconds, `0` for none;
+//! * `<mode>` (v2) — the session's own expiry ([`SessionExpiry`]): `d` the
+//!   configuration's, `b` a browser-session cookie, `p<seconds>` a
+//!   persistent cookie sliding by that many seconds ("remember me");
 //! * `<tag>` — HMAC-SHA256, base64url without padding (43 characters), over
-//!   the bytes `<cookie name>=v1.<id>.<expires>`: everything the browser
-//!   sends before the last dot, with the cookie's name bound in so a value
-//!   cannot be moved to another cookie.
+//!   the bytes `<cookie name>=` followed by everything before the last dot:
+//!   the cookie's name is bound in so a value cannot be moved to another
+//!   cookie.
+//!
+//! A v1 value is what a v2 value with no deadline (or a deadline equal to
+//! `<expires>`) and mode `d` would say; sessions write v1 then, so the
+//! common cookie stays short and every v1 cookie stays valid.
 
 use alloc::string::String;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::config::SessionExpiry;
 use crate::cookie::MAX_COOKIE_SIZE;
 use crate::id::{SessionId, is_valid_id};
 use crate::key::KeyRing;
 
-/// The version marker every cookie value starts with.
+/// The version marker of the short format.
 pub const FORMAT_VERSION: &str = "v1";
+
+/// The version marker of the format with a deadline and a mode.
+pub const FORMAT_VERSION_2: &str = "v2";
 
 const TAG_B64_LEN: usize = 43;
 
@@ -29,6 +44,10 @@ pub struct VerifiedCookie {
     pub id: SessionId,
     /// Its expiry, unix seconds.
     pub expires: u64,
+    /// The absolute deadline it carries (v2), unix seconds.
+    pub deadline: Option<u64>,
+    /// The session's own expiry (v2; [`SessionExpiry::Default`] for v1).
+    pub mode: SessionExpiry,
 }
 
 /// Encodes and signs a cookie value for cookie `name`.
@@ -48,9 +67,60 @@ pub fn encode(keys: &KeyRing, name: &str, id: &SessionId, expires: u64) -> Strin
     value
 }
 
-/// An upper bound of the encoded value's length.
+/// An upper bound of the encoded value's length (either version).
 pub(crate) fn encoded_len(id: &SessionId) -> usize {
-    FORMAT_VERSION.len() + id.as_str().len() + 2 + 20 + 1 + TAG_B64_LEN
+    FORMAT_VERSION.len() + id.as_str().len() + 2 + 20 + 1 + 20 + 1 + 21 + 1 + TAG_B64_LEN
+}
+
+/// Appends the signed value for cookie `name`: v1 when `deadline` and
+/// `mode` add nothing to `expires`, v2 otherwise.
+pub(crate) fn encode_full_into(
+    out: &mut String,
+    keys: &KeyRing,
+    name: &str,
+    id: &SessionId,
+    expires: u64,
+    deadline: Option<u64>,
+    mode: SessionExpiry,
+) {
+    if mode == SessionExpiry::Default && deadline.is_none_or(|d| d == expires) {
+        return encode_into(out, keys, name, id, expires);
+    }
+    let start = out.len();
+    out.push_str(FORMAT_VERSION_2);
+    out.push('.');
+    out.push_str(id.as_str());
+    out.push('.');
+    crate::cookie::push_u64(out, expires);
+    out.push('.');
+    crate::cookie::push_u64(out, deadline.unwrap_or(0));
+    out.push('.');
+    match mode {
+        SessionExpiry::Default => out.push('d'),
+        SessionExpiry::BrowserSession => out.push('b'),
+        SessionExpiry::Persistent(secs) => {
+            out.push('p');
+            crate::cookie::push_u64(out, secs);
+        }
+    }
+    let tag = keys.sign(&[name.as_bytes(), b"=", &out.as_bytes()[start..]]);
+    out.push('.');
+    URL_SAFE_NO_PAD.encode_string(tag, out);
+}
+
+/// Encodes and signs a cookie value with a deadline and a mode (v2 when
+/// they say more than `expires`; see the module docs).
+pub fn encode_full(
+    keys: &KeyRing,
+    name: &str,
+    id: &SessionId,
+    expires: u64,
+    deadline: Option<u64>,
+    mode: SessionExpiry,
+) -> String {
+    let mut value = String::with_capacity(encoded_len(id));
+    encode_full_into(&mut value, keys, name, id, expires, deadline, mode);
+    value
 }
 
 /// Appends the signed value for cookie `name` to `out`.
@@ -89,23 +159,51 @@ pub fn verify(keys: &KeyRing, name: &str, value: &[u8], now: u64) -> Option<Veri
         Ok(32) => {}
         _ => return None,
     }
-    let rest = signed
-        .strip_prefix(FORMAT_VERSION.as_bytes())?
-        .strip_prefix(b".")?;
-    let dot = rest.iter().position(|&b| b == b'.')?;
-    let (id, expires) = (&rest[..dot], &rest[dot + 1..]);
+    let (rest, v2) = match signed.get(..3)? {
+        b"v1." => (&signed[3..], false),
+        b"v2." => (&signed[3..], true),
+        _ => return None,
+    };
+    let mut fields = rest.split(|&b| b == b'.');
+    let id = fields.next()?;
     if !is_valid_id(id) {
         return None;
     }
-    let expires = parse_canonical_u64(expires)?;
+    let expires = parse_canonical_u64(fields.next()?)?;
+    let (deadline, mode) = if v2 {
+        let deadline = parse_canonical_u64(fields.next()?)?;
+        let mode = parse_mode(fields.next()?)?;
+        (Some(deadline).filter(|d| *d != 0), mode)
+    } else {
+        (None, SessionExpiry::Default)
+    };
+    if fields.next().is_some() {
+        return None;
+    }
     if !keys.verify(&[name.as_bytes(), b"=", signed], &tag) {
         return None;
     }
-    if expires <= now {
+    if expires <= now || deadline.is_some_and(|d| d <= now) {
         return None;
     }
     let id = SessionId::from_checked(id)?;
-    Some(VerifiedCookie { id, expires })
+    Some(VerifiedCookie {
+        id,
+        expires,
+        deadline,
+        mode,
+    })
+}
+
+fn parse_mode(s: &[u8]) -> Option<SessionExpiry> {
+    match s {
+        b"d" => Some(SessionExpiry::Default),
+        b"b" => Some(SessionExpiry::BrowserSession),
+        [b'p', secs @ ..] => parse_canonical_u64(secs)
+            .filter(|s| *s > 0)
+            .map(SessionExpiry::Persistent),
+        _ => None,
+    }
 }
 
 fn parse_canonical_u64(s: &[u8]) -> Option<u64> {

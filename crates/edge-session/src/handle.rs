@@ -249,6 +249,17 @@ impl<E: From<Error>> Session<E> {
         self.with(SessionData::cycle_id).await
     }
 
+    /// Sets this session's own expiry ("remember me": a persistent cookie
+    /// for 30 days; a browser-session cookie; back to the configuration's),
+    /// kept in its signed cookie and store TTL; see
+    /// [`SessionData::set_expiry`].
+    ///
+    /// # Errors
+    /// See the type's docs.
+    pub async fn set_expiry(&self, expiry: crate::SessionExpiry) -> Result<(), E> {
+        self.with(|s| s.set_expiry(expiry)).await
+    }
+
     /// A copy of all the data.
     ///
     /// # Errors

@@ -49,7 +49,7 @@ pub mod session;
 pub mod store;
 pub mod testing;
 
-pub use config::{DEFAULT_TTL, Expiry, SessionConfig};
+pub use config::{DEFAULT_TTL, Expiry, SessionConfig, SessionExpiry};
 pub use cookie::{CookieConfig, SameSite};
 pub use cookie_store::CookieStore;
 pub use error::{BoxError, Error, Result};

@@ -33,6 +33,7 @@ pub struct SessionData {
     changes: Changes,
     cleared: bool,
     cycle: bool,
+    expiry: Option<crate::SessionExpiry>,
 }
 
 impl SessionData {
@@ -142,7 +143,24 @@ impl SessionData {
     pub fn clear(&mut self) {
         self.data.clear();
         self.changes.clear();
+        self.expiry = None;
         self.cleared = true;
+    }
+
+    /// Sets this session's own expiry from now on, kept in its signed
+    /// cookie and its store TTL: [`SessionExpiry::Persistent`] for "remember
+    /// me", [`SessionExpiry::BrowserSession`] for a cookie that ends with the
+    /// browser, [`SessionExpiry::Default`] to go back to the configuration's.
+    /// The configuration's absolute timeout still caps it. A change: the
+    /// cookie is re-issued (and the record's TTL set) at commit, if the
+    /// session holds data.
+    pub fn set_expiry(&mut self, expiry: crate::SessionExpiry) {
+        self.expiry = Some(expiry);
+    }
+
+    /// The expiry asked for with [`SessionData::set_expiry`] in this request.
+    pub fn expiry_request(&self) -> Option<crate::SessionExpiry> {
+        self.expiry
     }
 
     /// Gives the session a new id at commit, keeping its data: call it when
@@ -153,7 +171,7 @@ impl SessionData {
 
     /// True if the data changed (or a clear or an id cycle was asked for).
     pub fn is_changed(&self) -> bool {
-        self.cleared || self.cycle || !self.changes.is_empty()
+        self.cleared || self.cycle || self.expiry.is_some() || !self.changes.is_empty()
     }
 
     /// The keys this request set, removed and incremented (since the load,

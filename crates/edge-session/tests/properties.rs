@@ -9,7 +9,7 @@
 
 use edge_session::adapter::Lifecycle;
 use edge_session::cookie::cookie_values;
-use edge_session::{Key, KeyRing, SessionConfig, SessionId, format};
+use edge_session::{Key, KeyRing, SessionConfig, SessionExpiry, SessionId, format};
 use proptest::prelude::*;
 
 fn key() -> impl Strategy<Value = Key> {
@@ -24,6 +24,14 @@ fn name() -> impl Strategy<Value = String> {
     "[A-Za-z0-9_-]{1,20}"
 }
 
+fn mode() -> impl Strategy<Value = SessionExpiry> {
+    prop_oneof![
+        Just(SessionExpiry::Default),
+        Just(SessionExpiry::BrowserSession),
+        (1u64..u64::MAX).prop_map(SessionExpiry::Persistent),
+    ]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -35,6 +43,25 @@ proptest! {
         prop_assert_eq!(verified.id, id);
         prop_assert_eq!(verified.expires, expires);
         prop_assert!(format::verify(&ring, &name, value.as_bytes(), expires).is_none());
+    }
+
+    #[test]
+    fn v2_round_trip_and_any_byte_change_rejected(
+        key in key(), id in id(), expires in 1_000u64..u64::MAX / 2, deadline in proptest::option::of(1_000u64..u64::MAX),
+        mode in mode(), pos in any::<prop::sample::Index>(), new_byte in any::<u8>(),
+    ) {
+        let ring = KeyRing::new(key);
+        let value = format::encode_full(&ring, "session", &id, expires, deadline, mode);
+        let v = format::verify(&ring, "session", value.as_bytes(), 0).unwrap();
+        let deadline = deadline.filter(|d| *d != expires || mode != SessionExpiry::Default);
+        prop_assert_eq!((v.id, v.expires, v.deadline, v.mode), (id, expires, deadline, mode));
+        let value = value.into_bytes();
+        let i = pos.index(value.len());
+        prop_assume!(value[i] != new_byte);
+        let mut changed = value.clone();
+        changed[i] = new_byte;
+        prop_assert!(format::verify(&ring, "session", &changed, 0).is_none(),
+            "accepted after changing byte {} of {:?}", i, String::from_utf8_lossy(&value));
     }
 
     #[test]

@@ -10,12 +10,15 @@
 //!
 //! Routes: `GET /setup_session` (sets `session["data"] = "session_data"`, or
 //! an optional `?data=` value), `GET /view_session`, `GET /clear_session`,
-//! `GET /login?user=NAME` (a new session id, data kept, plus `user`),
+//! `GET /login?user=NAME[&remember=1]` (a new session id, data kept, plus
+//! `user`; `remember=1`: a persistent cookie for 30 days, this session only),
+//! `GET /expiry?mode=remember|browser|default` (this session's own expiry),
 //! `GET /incr?key=NAME` (the integer under `key`, default `count`, plus one,
 //! through the store's atomic increment), each answering
 //! `{"session": {...}}`, and `GET /`: the same as the native demo.
 #![cfg(target_arch = "wasm32")]
 
+use edge_session_worker::edge_session::SessionExpiry;
 use edge_session_worker::{
     KvSessionStore, SessionContext, Sessions, UpstashStore, WithSession, config_from_env,
 };
@@ -60,6 +63,7 @@ fn routes(router: Router<'_, WithSession<Demo>>) -> Router<'_, WithSession<Demo>
         .get_async("/clear_session", clear)
         .get_async("/login", login)
         .get_async("/incr", incr)
+        .get_async("/expiry", expiry)
         .get_async("/__conformance", conformance)
 }
 
@@ -75,8 +79,34 @@ async fn login(req: Request, ctx: Ctx) -> Result<Response> {
     let Some(user) = user else {
         return Response::error("user must be 1-64 letters or digits\n", 400);
     };
+    let remember = url.query_pairs().any(|(k, v)| k == "remember" && v == "1");
     ctx.session().cycle_id().await?;
     ctx.session().insert("user", user).await?;
+    if remember {
+        ctx.session().set_expiry(REMEMBER).await?;
+    }
+    view(req, ctx).await
+}
+
+/// "Remember me": a persistent cookie for 30 days of inactivity.
+const REMEMBER: SessionExpiry = SessionExpiry::Persistent(30 * 24 * 60 * 60);
+
+/// `GET /expiry?mode=remember|browser|default`: this session's own expiry.
+async fn expiry(req: Request, ctx: Ctx) -> Result<Response> {
+    let url = req.url()?;
+    let mode = url
+        .query_pairs()
+        .find(|(k, _)| k == "mode")
+        .and_then(|(_, v)| match v.as_ref() {
+            "remember" => Some(REMEMBER),
+            "browser" => Some(SessionExpiry::BrowserSession),
+            "default" => Some(SessionExpiry::Default),
+            _ => None,
+        });
+    let Some(mode) = mode else {
+        return Response::error("mode must be remember, browser or default\n", 400);
+    };
+    ctx.session().set_expiry(mode).await?;
     view(req, ctx).await
 }
 
