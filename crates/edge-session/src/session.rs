@@ -148,9 +148,9 @@ impl SessionData {
     }
 
     /// Sets this session's own expiry from now on, kept in its signed
-    /// cookie and its store TTL: [`SessionExpiry::Persistent`] for "remember
-    /// me", [`SessionExpiry::BrowserSession`] for a cookie that ends with the
-    /// browser, [`SessionExpiry::Default`] to go back to the configuration's.
+    /// cookie and its store TTL: [`SessionExpiry::Persistent`](crate::SessionExpiry::Persistent) for "remember
+    /// me", [`SessionExpiry::BrowserSession`](crate::SessionExpiry::BrowserSession) for a cookie that ends with the
+    /// browser, [`SessionExpiry::Default`](crate::SessionExpiry::Default) to go back to the configuration's.
     /// The configuration's absolute timeout still caps it. A change: the
     /// cookie is re-issued (and the record's TTL set) at commit, if the
     /// session holds data.
