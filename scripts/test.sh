@@ -80,7 +80,7 @@ suite "cargo fmt --check" cargo fmt --all --check
 suite "clippy (native, all features)" cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
 suite "clippy (wasm32: core, worker adapter, demos)" cargo clippy --locked \
-    -p edge-session -p edge-session-worker -p worker-demo -p bare-worker --all-targets \
+    -p edge-session -p edge-session-worker -p worker-demo -p bare-worker -p conformance-worker --all-targets \
     --target wasm32-unknown-unknown -- -D warnings
 
 suite "clippy (no_std, thumbv7em)" cargo clippy -p edge-session --no-default-features --locked \
@@ -95,6 +95,7 @@ suite "docs (native and wasm32, broken links denied)" docs
 
 suite "build binaries (native-demo, upstash-emulator, bare-redis-server)" cargo build --workspace --bins --locked
 suite "build the worker demo (worker-build, wasm-opt)" bash scripts/build-worker.sh crates/worker-demo
+suite "build the test-only conformance worker" bash scripts/build-worker.sh tests/conformance-worker
 
 NATIVE="tests: core, tower + axum, e2e (native-demo, wrangler dev, redis-server, Redis Cluster, Upstash emulator, Chromium)"
 suite "$NATIVE" env CHROMEDRIVER="$(command -v chromedriver)" WORKER_PREBUILT=1 cargo test --workspace --locked

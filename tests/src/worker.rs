@@ -104,6 +104,9 @@ impl UpstashEmulator {
 /// How to start the worker demo.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
+    /// The worker crate to run (its `build/worker/shim.mjs`), relative to
+    /// the repository root.
+    pub worker: &'static str,
     /// `[vars]` of the generated wrangler config.
     pub vars: Vec<(String, String)>,
 }
@@ -112,8 +115,8 @@ impl WorkerOptions {
     /// Workers KV (the default store), the test secret.
     pub fn kv() -> Self {
         WorkerOptions {
+            worker: "crates/worker-demo",
             vars: vec![
-                ("E2E_CONFORMANCE".into(), "1".into()),
                 ("SESSION_STORE".into(), "kv".into()),
                 (
                     "SESSION_SECRET".into(),
@@ -126,8 +129,8 @@ impl WorkerOptions {
     /// The Upstash store at `url` with `token`, the test secret.
     pub fn upstash(url: &str, token: &str) -> Self {
         WorkerOptions {
+            worker: "crates/worker-demo",
             vars: vec![
-                ("E2E_CONFORMANCE".into(), "1".into()),
                 ("SESSION_STORE".into(), "upstash".into()),
                 (
                     "SESSION_SECRET".into(),
@@ -160,11 +163,12 @@ impl WranglerDev {
     /// Starts `wrangler dev` and waits until the worker answers.
     pub fn start(options: &WorkerOptions) -> Self {
         let root = repo_root();
-        let main = root.join("crates/worker-demo/build/worker/shim.mjs");
+        let main = root.join(options.worker).join("build/worker/shim.mjs");
         assert!(
             main.exists(),
-            "{} is missing: build the worker first (`bash scripts/build-worker.sh crates/worker-demo`; scripts/test.sh does)",
-            main.display()
+            "{} is missing: build the worker first (`bash scripts/build-worker.sh {}`; scripts/test.sh does)",
+            main.display(),
+            options.worker
         );
         let dir = TempDir::new("wrangler");
         let mut config = format!(

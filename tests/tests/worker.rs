@@ -108,11 +108,19 @@ async fn worker_kv_login_and_conformance() {
     let t = target(&dev);
     suite::login_cycles_id(&t).await;
     suite::remember_me(&t).await;
-    // The contract and the step-by-step interleavings pass inside workerd;
-    // concurrent increments are only measured on KV (no atomic write).
-    let r = t.client.get("/__conformance", None).await;
+    // The demo carries no test code.
+    assert_eq!(t.client.get("/__conformance", None).await.status, 404);
+
+    // The contract and the step-by-step interleavings pass inside workerd
+    // (the test-only conformance worker); concurrent increments are only
+    // measured on KV (no atomic write).
+    let conformance = WranglerDev::start(&WorkerOptions {
+        worker: "tests/conformance-worker",
+        ..WorkerOptions::kv()
+    });
+    let r = conformance.client().get("/kv", None).await;
     println!("KV in workerd: {}", r.text().trim());
-    assert_eq!(r.status, 200, "{}\n{}", r.text(), dev.logs());
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), conformance.logs());
     assert!(
         r.text()
             .starts_with("conformance ok: kv (concurrent increments kept: "),
@@ -194,8 +202,12 @@ async fn worker_upstash_suite_records_and_faults() {
     // Login: cycle_id through one script (rename to the new id, conditional).
     suite::login_cycles_id(&t).await;
     // The contract, the interleavings and 100 concurrent increments (exact),
-    // inside workerd.
-    let r = t.client.get("/__conformance", None).await;
+    // inside workerd (the test-only conformance worker).
+    let conformance = WranglerDev::start(&WorkerOptions {
+        worker: "tests/conformance-worker",
+        ..WorkerOptions::upstash(&emulator.url(), TOKEN)
+    });
+    let r = conformance.client().get("/upstash", None).await;
     assert_eq!(
         (r.status, r.text()),
         (
@@ -203,8 +215,9 @@ async fn worker_upstash_suite_records_and_faults() {
             "conformance ok: upstash (atomic: 100 of 100 concurrent increments)\n".into()
         ),
         "{}",
-        dev.logs()
+        conformance.logs()
     );
+    drop(conformance);
 
     // The emulator down -> a clear 503, no panic.
     emulator.stop();

@@ -39,6 +39,8 @@
 
 #[cfg(target_arch = "wasm32")]
 mod adapter;
+#[cfg(target_arch = "wasm32")]
+mod any;
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod kv;
@@ -47,6 +49,8 @@ mod upstash;
 
 #[cfg(target_arch = "wasm32")]
 pub use adapter::{SessionContext, Sessions, WithSession, config_from_env, session_error};
+#[cfg(target_arch = "wasm32")]
+pub use any::AnyStore;
 pub use edge_session;
 pub use error::SessionError;
 #[cfg(target_arch = "wasm32")]

@@ -16,6 +16,9 @@
 //! * `std` (default): [`MemoryStore`], [`Session`] (the handle handlers
 //!   use) and the request driver in [`adapter`]. Without it the crate is
 //!   `no_std` + `alloc`.
+//! * `testing`: [`testing`], the store conformance suite, a call-counting
+//!   store and an executor for always-ready futures, for testing stores and
+//!   adapters (off by default: test support stays out of products).
 //! * `getrandom` (default): session ids from the system CSPRNG (on
 //!   `wasm32-unknown-unknown`, the browser's / Workers' `crypto`), and
 //!   [`Key::generate`]. Without it, give a random source with
@@ -47,6 +50,7 @@ pub mod memory;
 pub mod redis_wire;
 pub mod session;
 pub mod store;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 pub use config::{DEFAULT_TTL, Expiry, SessionConfig, SessionExpiry};

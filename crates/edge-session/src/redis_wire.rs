@@ -23,6 +23,9 @@
 //!   same step; an empty array if it is gone. Redis Cluster's `cycle`, whose
 //!   two keys live in different slots, is `TAKE` then `CREATE`.
 //!
+//! The script files (`src/scripts/*.lua`) carry no comments: their text is
+//! sent with every `EVAL` over REST and is part of the worker's wasm.
+//!
 //! `EXPIRE` refreshes a session (`touch`), `DEL` deletes it, `HGETALL`
 //! loads it; a key of another type loads as corrupt (missing), and the
 //! scripts treat it as gone.

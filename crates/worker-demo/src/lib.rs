@@ -19,20 +19,15 @@
 #![cfg(target_arch = "wasm32")]
 
 use edge_session_worker::edge_session::SessionExpiry;
-use edge_session_worker::{
-    KvSessionStore, SessionContext, Sessions, UpstashStore, WithSession, config_from_env,
-};
+use edge_session_worker::{AnyStore, SessionContext, Sessions, WithSession, config_from_env};
 use worker::{Context, Env, Request, Response, Result, RouteContext, Router, event};
 
 /// The page at `/`, shared with the native demo.
 const INDEX: &str = include_str!("../../../assets/index.html");
 
-/// The demo's own router data, beside the session: which store serves it.
-struct Demo {
-    store: &'static str,
-}
-
-type Ctx = RouteContext<WithSession<Demo>>;
+/// The demo keeps no router data of its own (an app passes its own as
+/// `Sessions::run`'s `data`; handlers reach it as `ctx.data`).
+type Ctx = RouteContext<WithSession>;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -40,22 +35,18 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
         Ok(config) => config,
         Err(e) => return Response::error(format!("session configuration: {e}\n"), 500),
     };
-    let store = env
+    let kind = env
         .var("SESSION_STORE")
         .map(|v| v.to_string())
         .unwrap_or_default();
-    if store == "upstash" {
-        let sessions = Sessions::new(UpstashStore::from_env(&env)?, config)?;
-        sessions
-            .run(req, env, Demo { store: "upstash" }, routes)
-            .await
-    } else {
-        let sessions = Sessions::new(KvSessionStore::from_env(&env, "SESSIONS")?, config)?;
-        sessions.run(req, env, Demo { store: "kv" }, routes).await
-    }
+    // One store type for both choices: the session engine is compiled once.
+    let store = AnyStore::from_env(&env, &kind, "SESSIONS")?;
+    Sessions::new(store, config)?
+        .run(req, env, (), routes)
+        .await
 }
 
-fn routes(router: Router<'_, WithSession<Demo>>) -> Router<'_, WithSession<Demo>> {
+fn routes(router: Router<'_, WithSession>) -> Router<'_, WithSession> {
     router
         .get("/", |_, _| Response::from_html(INDEX))
         .get_async("/setup_session", setup)
@@ -64,22 +55,39 @@ fn routes(router: Router<'_, WithSession<Demo>>) -> Router<'_, WithSession<Demo>
         .get_async("/login", login)
         .get_async("/incr", incr)
         .get_async("/expiry", expiry)
-        .get_async("/__conformance", conformance)
+}
+
+/// The raw value of query parameter `name`. No percent-decoding: every
+/// parameter of the demo is a plain word (`[A-Za-z0-9_-]`) and anything
+/// else is refused, so an encoded value fails its check as it should (this
+/// keeps URL form-decoding out of the wasm).
+fn param(req: &Request, name: &str) -> Result<Option<String>> {
+    let url = req.inner().url();
+    let query = url
+        .split_once('?')
+        .map_or("", |(_, q)| q.split('#').next().unwrap_or(""));
+    Ok(query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| value.to_string())
+    }))
+}
+
+/// 1-`max` characters of `A-Z a-z 0-9 - _`.
+fn is_word(s: &str, max: usize) -> bool {
+    (1..=max).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// `GET /login?user=NAME`: what a login does, a new session id (against
 /// fixation) with the data kept, plus `session["user"]`.
 async fn login(req: Request, ctx: Ctx) -> Result<Response> {
-    let url = req.url()?;
-    let user = url
-        .query_pairs()
-        .find(|(k, _)| k == "user")
-        .map(|(_, v)| v.into_owned())
+    let user = param(&req, "user")?
         .filter(|u| (1..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric()));
     let Some(user) = user else {
         return Response::error("user must be 1-64 letters or digits\n", 400);
     };
-    let remember = url.query_pairs().any(|(k, v)| k == "remember" && v == "1");
+    let remember = param(&req, "remember")?.as_deref() == Some("1");
     ctx.session().cycle_id().await?;
     ctx.session().insert("user", user).await?;
     if remember {
@@ -93,16 +101,12 @@ const REMEMBER: SessionExpiry = SessionExpiry::Persistent(30 * 24 * 60 * 60);
 
 /// `GET /expiry?mode=remember|browser|default`: this session's own expiry.
 async fn expiry(req: Request, ctx: Ctx) -> Result<Response> {
-    let url = req.url()?;
-    let mode = url
-        .query_pairs()
-        .find(|(k, _)| k == "mode")
-        .and_then(|(_, v)| match v.as_ref() {
-            "remember" => Some(REMEMBER),
-            "browser" => Some(SessionExpiry::BrowserSession),
-            "default" => Some(SessionExpiry::Default),
-            _ => None,
-        });
+    let mode = param(&req, "mode")?.and_then(|v| match v.as_str() {
+        "remember" => Some(REMEMBER),
+        "browser" => Some(SessionExpiry::BrowserSession),
+        "default" => Some(SessionExpiry::Default),
+        _ => None,
+    });
     let Some(mode) = mode else {
         return Response::error("mode must be remember, browser or default\n", 400);
     };
@@ -113,68 +117,20 @@ async fn expiry(req: Request, ctx: Ctx) -> Result<Response> {
 /// `GET /incr?key=NAME`: the counter under `key` (default `count`) plus one,
 /// added by the store at commit (atomically with Upstash).
 async fn incr(req: Request, ctx: Ctx) -> Result<Response> {
-    let url = req.url()?;
-    let key = url
-        .query_pairs()
-        .find(|(k, _)| k == "key")
-        .map_or_else(|| String::from("count"), |(_, v)| v.into_owned());
-    let ok = (1..=64).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !ok {
+    let key = param(&req, "key")?.unwrap_or_else(|| String::from("count"));
+    if !is_word(&key, 64) {
         return Response::error("key must be 1-64 characters of A-Z a-z 0-9 - _\n", 400);
     }
     ctx.session().increment(&key, 1).await?;
     view(req, ctx).await
 }
 
-/// The store conformance suite against the store this worker uses, in the
-/// real runtime: only when the var `E2E_CONFORMANCE` is "1" (the tests set it).
-async fn conformance(_req: Request, ctx: Ctx) -> Result<Response> {
-    if ctx
-        .env
-        .var("E2E_CONFORMANCE")
-        .map(|v| v.to_string())
-        .unwrap_or_default()
-        != "1"
-    {
-        return Response::error("Not Found", 404);
-    }
-    use edge_session_worker::edge_session::testing::conformance;
-    if ctx.data.store == "upstash" {
-        let store = UpstashStore::from_env(&ctx.env)?;
-        conformance::run(&store).await;
-        conformance::atomic(&store).await;
-        Response::ok("conformance ok: upstash (atomic: 100 of 100 concurrent increments)\n")
-    } else {
-        // KV has no atomic write: the step-by-step interleavings must pass;
-        // concurrent increments are measured, not required.
-        let store = KvSessionStore::from_env(&ctx.env, "SESSIONS")?;
-        conformance::run(&store).await;
-        conformance::interleavings(&store).await;
-        let n = conformance::concurrent_increments(&store, 100).await;
-        Response::ok(format!(
-            "conformance ok: kv (concurrent increments kept: {n} of 100)\n"
-        ))
-    }
-}
-
 /// `?data=VALUE` (optional; default `session_data`), like the native demo.
 fn data_param(req: &Request) -> Result<Option<String>> {
-    let url = req.url()?;
-    let Some(value) = url
-        .query_pairs()
-        .find(|(k, _)| k == "data")
-        .map(|(_, v)| v.into_owned())
-    else {
-        return Ok(Some(String::from("session_data")));
-    };
-    let ok = (1..=256).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    Ok(ok.then_some(value))
+    Ok(match param(req, "data")? {
+        None => Some(String::from("session_data")),
+        Some(value) => is_word(&value, 256).then_some(value),
+    })
 }
 
 async fn setup(req: Request, ctx: Ctx) -> Result<Response> {

@@ -1,5 +1,3 @@
--- create: KEYS[1] = the new record; ARGV[1] = TTL (s); ARGV[2..] = field, value pairs.
--- Never overwrites: 0 if the key exists, 1 once written.
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])

@@ -1,6 +1,3 @@
--- cycle: KEYS[1] = the old record, KEYS[2] = the new one; ARGV as in update.lua.
--- 0: the old record is gone (nothing written); 2: the new key exists (nothing
--- written); 1: the record moved to the new key, changes applied, TTL set.
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 2 end
 redis.call('RENAME', KEYS[1], KEYS[2])

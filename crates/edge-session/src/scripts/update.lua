@@ -1,6 +1,3 @@
--- update: KEYS[1] = the record; ARGV[1] = TTL (s); ARGV[2..] = op, field, value triples
--- (op 's' sets the value's JSON text, 'd' deletes the field, 'i' adds an integer).
--- Conditional: 0 (nothing written) unless the record exists as a hash; 1 once applied.
 if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
 for i = 2, #ARGV, 3 do
   local op, field, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
