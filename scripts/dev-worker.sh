@@ -11,16 +11,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/tools.sh
 source "$ROOT/scripts/tools.sh"
 cd "$ROOT"
-ensure_rust_targets
-ensure_wasm_bindgen
-ensure_worker_build
-ensure_node_modules
-if [ ! -f .dev.vars ]; then
-    secret="$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')"
-    printf 'SESSION_SECRET="%s"\n' "$secret" > .dev.vars
-    echo "created .dev.vars with a random SESSION_SECRET"
-fi
-export WRANGLER_SEND_METRICS=false
 # Defaults for --ip and --port unless the caller gives their own (wrangler
 # refuses a flag given twice): `bash scripts/dev-worker.sh --port 8790`.
 ip=(--ip 127.0.0.1)
@@ -33,7 +23,18 @@ for arg in "$@"; do
 done
 command=(npx wrangler dev "${ip[@]}" "${port[@]}" "$@")
 if [ "${DEV_WORKER_DRY_RUN:-0}" = 1 ]; then
+    # Print the command only: nothing installed, no .dev.vars written.
     echo "${command[*]}"
     exit 0
 fi
+ensure_rust_targets
+ensure_wasm_bindgen
+ensure_worker_build
+ensure_node_modules
+if [ ! -f .dev.vars ]; then
+    secret="$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')"
+    printf 'SESSION_SECRET="%s"\n' "$secret" > .dev.vars
+    echo "created .dev.vars with a random SESSION_SECRET"
+fi
+export WRANGLER_SEND_METRICS=false
 exec "${command[@]}"

@@ -56,7 +56,7 @@ pub use error::SessionError;
 #[cfg(target_arch = "wasm32")]
 pub use kv::{KV_MIN_TTL, KvSessionStore};
 #[cfg(target_arch = "wasm32")]
-pub use upstash::UpstashStore;
+pub use upstash::{UpstashError, UpstashStore};
 
 /// A request's session, as handlers reach it (`ctx.session()`): the core's
 /// [`edge_session::Session`], its calls returning [`SessionError`] so that

@@ -99,11 +99,20 @@ impl UpstashStore {
             .and_then(Value::as_str)
             .map(str::to_string);
         match (status, upstash_error) {
-            (401, e) => Err(Error::store_msg(format!(
-                "Upstash refused the token (401 {}): check UPSTASH_REDIS_REST_TOKEN",
-                e.unwrap_or_default()
-            ))),
-            (_, Some(e)) => Err(Error::store_msg(format!("Upstash error ({status}): {e}"))),
+            (401, e) => Err(Error::store(UpstashError {
+                status,
+                code: None,
+                message: format!(
+                    "Upstash refused the token (401 {}): check UPSTASH_REDIS_REST_TOKEN",
+                    e.unwrap_or_default()
+                ),
+            })),
+            (_, Some(e)) => Err(Error::store(UpstashError {
+                status,
+                // Redis errors start with their code (`WRONGTYPE`, `OOM`...).
+                code: e.split_whitespace().next().map(str::to_string),
+                message: format!("Upstash error ({status}): {e}"),
+            })),
             (200..=299, None) => value.ok_or_else(|| {
                 Error::store_msg(format!(
                     "Upstash answered {status} with a body that is not JSON"
@@ -142,12 +151,52 @@ impl UpstashStore {
     }
 }
 
+/// An error answer from Upstash: its HTTP status and, for a Redis error,
+/// the Redis error code (`WRONGTYPE`, `OOM`, `NOSCRIPT`...). It reaches the
+/// adapter inside [`Error::Store`]; downcast to read it.
+#[derive(Debug)]
+pub struct UpstashError {
+    status: u16,
+    code: Option<String>,
+    message: String,
+}
+
+impl UpstashError {
+    /// The HTTP status Upstash answered with.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The Redis error code, if Upstash relayed a Redis error.
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+}
+
+impl core::fmt::Display for UpstashError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for UpstashError {}
+
+/// True for Upstash's `WRONGTYPE` answer: the key holds another type.
+fn is_wrong_type(e: &Error) -> bool {
+    match e {
+        Error::Store(e) => e
+            .downcast_ref::<UpstashError>()
+            .is_some_and(|u| u.code() == Some("WRONGTYPE")),
+        _ => false,
+    }
+}
+
 impl SessionStore for UpstashStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
         let result = match self.command(json!(["HGETALL", self.key(id)])).await {
             Ok(result) => result,
             // A key of another type (a string from an older format): corrupt.
-            Err(e) if e.to_string().contains("WRONGTYPE") => return Err(Error::CorruptRecord),
+            Err(e) if is_wrong_type(&e) => return Err(Error::CorruptRecord),
             Err(e) => return Err(e),
         };
         let Value::Array(items) = result else {

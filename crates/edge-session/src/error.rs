@@ -17,6 +17,11 @@ pub const FAILED_BODY: &str = "session error\n";
 /// A boxed error from a store's backend (Redis, Workers KV, an HTTP API...).
 pub type BoxError = Box<dyn core::error::Error + Send + Sync + 'static>;
 
+/// A store backend's error as [`Error::Store`] holds it: shared, so the
+/// handler that met it and the adapter that answers 503 see the same typed
+/// error (downcast it to the store's own error type), not a copy of its text.
+pub type StoreError = alloc::sync::Arc<dyn core::error::Error + Send + Sync + 'static>;
+
 /// Everything that can go wrong in edge-session.
 ///
 /// Each variant says what happened and what to do about it. Verification
@@ -61,7 +66,7 @@ pub enum Error {
     Finished,
     /// The store failed (unreachable, refused the write, rate limited...).
     /// Adapters answer 503 by default; the source says what the backend said.
-    Store(BoxError),
+    Store(StoreError),
 }
 
 impl Error {
@@ -70,12 +75,21 @@ impl Error {
     where
         E: Into<BoxError>,
     {
-        Error::Store(err.into())
+        Error::Store(StoreError::from(err.into()))
     }
 
     /// Makes an [`Error::Store`] from a message.
     pub fn store_msg(msg: impl Into<String>) -> Self {
-        Error::Store(Box::new(Message(msg.into())))
+        Error::Store(alloc::sync::Arc::new(Message(msg.into())))
+    }
+
+    /// The same store error again (it is shared), for the adapter to answer
+    /// with; `None` for other variants.
+    pub fn share_store(&self) -> Option<Error> {
+        match self {
+            Error::Store(e) => Some(Error::Store(e.clone())),
+            _ => None,
+        }
     }
 
     /// True for [`Error::Store`]: the backend, not the request, is at fault

@@ -13,7 +13,7 @@ extern crate std;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt;
@@ -84,7 +84,7 @@ struct Shared {
     gate: Gate,
     loader: Arc<dyn Loader>,
     store_failed: AtomicBool,
-    load_error: Mutex<Option<String>>,
+    load_error: Mutex<Option<Error>>,
 }
 
 impl<E> fmt::Debug for Session<E> {
@@ -133,13 +133,13 @@ impl<E> Session<E> {
         if !lifecycle.is_loaded() {
             let loaded = self.shared.loader.load(&mut lifecycle).await;
             if let Err(e) = loaded {
-                if e.is_store() {
+                if let Some(shared) = e.share_store() {
                     self.shared.store_failed.store(true, Ordering::SeqCst);
                     *self
                         .shared
                         .load_error
                         .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
+                        .unwrap_or_else(PoisonError::into_inner) = Some(shared);
                 }
                 *self.slot() = Some(lifecycle);
                 return Err(e);
@@ -439,15 +439,16 @@ impl<S: SessionStore> Pending<S> {
         };
         let inner = &self.manager.inner;
         if self.store_failed() && !inner.load_error_passthrough {
-            let message = self
+            let error = self
                 .session
                 .shared
                 .load_error
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .take()
-                .unwrap_or_default();
-            return Outcome::Error(ErrorResponse::new(Error::store_msg(message)));
+                .take();
+            return Outcome::Error(
+                error.map_or_else(ErrorResponse::unavailable, ErrorResponse::new),
+            );
         }
         let untouched = Outcome::Respond {
             set_cookie: None,

@@ -56,7 +56,7 @@ pub mod testing;
 pub use config::{DEFAULT_TTL, Expiry, SessionConfig, SessionExpiry};
 pub use cookie::{CookieConfig, SameSite};
 pub use cookie_store::CookieStore;
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, Result, StoreError};
 #[cfg(feature = "std")]
 pub use handle::Session;
 pub use id::SessionId;

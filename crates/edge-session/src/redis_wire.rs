@@ -38,10 +38,18 @@ use crate::store::{Change, Changes, Record, encode_field};
 
 /// The create script.
 pub const CREATE: &str = include_str!("scripts/create.lua");
-/// The update script.
-pub const UPDATE: &str = include_str!("scripts/update.lua");
-/// The cycle script.
-pub const CYCLE: &str = include_str!("scripts/cycle.lua");
+/// The update script: its check, then the changes applied to `k`
+/// (`scripts/apply.lua`, shared with [`CYCLE`]).
+pub const UPDATE: &str = concat!(
+    include_str!("scripts/update.lua"),
+    include_str!("scripts/apply.lua")
+);
+/// The cycle script: its checks and the rename, then the changes applied to
+/// the new key (`scripts/apply.lua`, shared with [`UPDATE`]).
+pub const CYCLE: &str = concat!(
+    include_str!("scripts/cycle.lua"),
+    include_str!("scripts/apply.lua")
+);
 /// The take script (Redis Cluster's cycle).
 pub const TAKE: &str = include_str!("scripts/take.lua");
 

@@ -327,10 +327,8 @@ pub trait SessionStore: MaybeSend + MaybeSync {
         ttl: u64,
     ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
         async move {
-            let mut record = match self.load(id).await {
-                Ok(Some(record)) => record,
-                Ok(None) | Err(crate::Error::CorruptRecord) => return Ok(None),
-                Err(e) => return Err(e),
+            let Some(mut record) = load_live(self, id).await? else {
+                return Ok(None);
             };
             changes.apply_to(&mut record);
             if record.is_empty() && Self::SERVER_SIDE {
@@ -351,10 +349,9 @@ pub trait SessionStore: MaybeSend + MaybeSync {
         ttl: u64,
     ) -> impl Future<Output = Result<Option<SessionId>>> + MaybeSend {
         async move {
-            match self.load(id).await {
-                Ok(Some(record)) => Ok(Some(self.save(id, &record, ttl).await?)),
-                Ok(None) | Err(crate::Error::CorruptRecord) => Ok(None),
-                Err(e) => Err(e),
+            match load_live(self, id).await? {
+                Some(record) => Ok(Some(self.save(id, &record, ttl).await?)),
+                None => Ok(None),
             }
         }
     }
@@ -371,10 +368,8 @@ pub trait SessionStore: MaybeSend + MaybeSync {
         ttl: u64,
     ) -> impl Future<Output = Result<Cycled>> + MaybeSend {
         async move {
-            let mut record = match self.load(old).await {
-                Ok(Some(record)) => record,
-                Ok(None) | Err(crate::Error::CorruptRecord) => return Ok(Cycled::Gone),
-                Err(e) => return Err(e),
+            let Some(mut record) = load_live(self, old).await? else {
+                return Ok(Cycled::Gone);
             };
             changes.apply_to(&mut record);
             let Some(id) = self.create(new, &record, ttl).await? else {
@@ -383,6 +378,16 @@ pub trait SessionStore: MaybeSend + MaybeSync {
             self.delete(old).await?;
             Ok(Cycled::Moved(id))
         }
+    }
+}
+
+/// The record of `id` if it is there to be written to: a missing or corrupt
+/// record is gone (the defaults of `update`, `touch` and `cycle`).
+async fn load_live<S: SessionStore + ?Sized>(store: &S, id: &SessionId) -> Result<Option<Record>> {
+    match store.load(id).await {
+        Ok(record) => Ok(record),
+        Err(crate::Error::CorruptRecord) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -1514,39 +1514,15 @@ fn memory_store_conformance() {
     }));
 }
 
-/// A store with only the four required methods: the trait's default
-/// `update`, `touch` and `cycle` (read, merge, write) must pass the same
-/// contract, step by step.
-struct RequiredOnly<S>(S);
-
-impl<S: SessionStore> SessionStore for RequiredOnly<S> {
-    async fn load(&self, id: &SessionId) -> edge_session::Result<Option<edge_session::Record>> {
-        self.0.load(id).await
-    }
-    async fn create(
-        &self,
-        id: SessionId,
-        r: &edge_session::Record,
-        ttl: u64,
-    ) -> edge_session::Result<Option<SessionId>> {
-        self.0.create(id, r, ttl).await
-    }
-    async fn save(
-        &self,
-        id: &SessionId,
-        r: &edge_session::Record,
-        ttl: u64,
-    ) -> edge_session::Result<SessionId> {
-        self.0.save(id, r, ttl).await
-    }
-    async fn delete(&self, id: &SessionId) -> edge_session::Result<()> {
-        self.0.delete(id).await
-    }
-}
-
 #[test]
 fn trait_defaults_pass_the_contract_step_by_step() {
-    let store = RequiredOnly(memory().0);
+    // Only the four required methods (no yield): the trait's default
+    // `update`, `touch` and `cycle` (read, merge, write) must pass the same
+    // contract, step by step.
+    let store = RequiredOnly {
+        inner: memory().0,
+        yield_on_load: false,
+    };
     block_on_ready(conformance::run(&store));
     block_on_ready(conformance::interleavings(&store));
     // Requests that never overlap (an always-ready store runs each to the
@@ -1583,8 +1559,13 @@ fn counting_store_passes_conformance_and_counts() {
 
 // ---------------------------------------------------------------- the handle adapters share
 
-/// A store whose `load` waits one poll before answering (like a network store).
-struct YieldingStore<S>(S);
+/// A store with only the four required methods of the trait (so the
+/// defaults of the others run), whose `load` can wait one poll before
+/// answering (like a network store).
+struct RequiredOnly<S> {
+    inner: S,
+    yield_on_load: bool,
+}
 
 struct YieldOnce(bool);
 
@@ -1604,10 +1585,10 @@ impl std::future::Future for YieldOnce {
     }
 }
 
-impl<S: SessionStore> SessionStore for YieldingStore<S> {
+impl<S: SessionStore> SessionStore for RequiredOnly<S> {
     async fn load(&self, id: &SessionId) -> edge_session::Result<Option<edge_session::Record>> {
-        YieldOnce(false).await;
-        self.0.load(id).await
+        YieldOnce(!self.yield_on_load).await;
+        self.inner.load(id).await
     }
     async fn create(
         &self,
@@ -1615,7 +1596,7 @@ impl<S: SessionStore> SessionStore for YieldingStore<S> {
         r: &edge_session::Record,
         ttl: u64,
     ) -> edge_session::Result<Option<SessionId>> {
-        self.0.create(id, r, ttl).await
+        self.inner.create(id, r, ttl).await
     }
     async fn save(
         &self,
@@ -1623,10 +1604,10 @@ impl<S: SessionStore> SessionStore for YieldingStore<S> {
         r: &edge_session::Record,
         ttl: u64,
     ) -> edge_session::Result<SessionId> {
-        self.0.save(id, r, ttl).await
+        self.inner.save(id, r, ttl).await
     }
     async fn delete(&self, id: &SessionId) -> edge_session::Result<()> {
-        self.0.delete(id).await
+        self.inner.delete(id).await
     }
 }
 
@@ -1663,7 +1644,10 @@ fn handle_loads_once_even_when_two_calls_race() {
             .unwrap(),
     )
     .to_string();
-    let store = Arc::new(CountingStore::new(YieldingStore(memory)));
+    let store = Arc::new(CountingStore::new(RequiredOnly {
+        inner: memory,
+        yield_on_load: true,
+    }));
     let manager = SessionManager::new(store.clone(), config).unwrap();
     let pending = manager.begin([cookie.as_bytes()], T0 + 1);
     let handle = pending.session();

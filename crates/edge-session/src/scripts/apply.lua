@@ -1,0 +1,13 @@
+for i = 2, #ARGV, 3 do
+  local op, field, value = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if op == 's' then
+    redis.call('HSET', k, field, value)
+  elseif op == 'd' then
+    redis.call('HDEL', k, field)
+  else
+    local r = redis.pcall('HINCRBY', k, field, value)
+    if type(r) == 'table' and r.err then redis.call('HSET', k, field, value) end
+  end
+end
+if redis.call('EXISTS', k) == 1 then redis.call('EXPIRE', k, ARGV[1]) end
+return 1
