@@ -173,24 +173,21 @@ fn respond<B: From<&'static str>>(outcome: Outcome, mut response: Response<B>) -
     }
     match outcome {
         Outcome::Error(error) => error_response(&error),
-        outcome => {
-            if let Some(set_cookie) = outcome.set_cookie() {
-                match HeaderValue::from_str(set_cookie) {
-                    // Append: never replace the handler's own cookies.
-                    Ok(value) => {
-                        response.headers_mut().append(SET_COOKIE, value);
-                    }
-                    Err(_) => {
-                        tracing::error!("the session cookie is not a valid header value");
-                        let error = ErrorResponse::new(Error::InvalidConfig(
-                            "the session cookie is not a valid header value",
-                        ));
-                        return error_response(&error);
-                    }
-                }
+        Outcome::Respond {
+            set_cookie: Some(set_cookie),
+            ..
+        } => match HeaderValue::try_from(set_cookie) {
+            // Append: never replace the handler's own cookies.
+            Ok(value) => {
+                response.headers_mut().append(SET_COOKIE, value);
+                response
             }
-            response
-        }
+            Err(_) => {
+                tracing::error!("the session cookie is not a valid header value");
+                error_response(&ErrorResponse::internal())
+            }
+        },
+        _ => response,
     }
 }
 

@@ -22,6 +22,7 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 struct Scripts {
     create: Script,
+    save: Script,
     update: Script,
     cycle: Script,
     take: Script,
@@ -85,8 +86,9 @@ impl RedisStore<ConnectionManager> {
             .get_connection_manager_with_config(config)
             .await
             .map_err(store_error)?;
-        // Load the scripts now, so each write is one EVALSHA (after a Redis
-        // restart the first call of each reloads it by itself).
+        // Load the scripts the lifecycle writes with now, so each write is
+        // one EVALSHA (after a Redis restart, or for the rarely used SAVE,
+        // the first call loads the script by itself).
         for script in [redis_wire::CREATE, redis_wire::UPDATE, redis_wire::CYCLE] {
             let _: String = redis::cmd("SCRIPT")
                 .arg("LOAD")
@@ -135,6 +137,7 @@ impl<C> RedisStore<C> {
             atomic_cycle: true,
             scripts: Arc::new(Scripts {
                 create: Script::new(redis_wire::CREATE),
+                save: Script::new(redis_wire::SAVE),
                 update: Script::new(redis_wire::UPDATE),
                 cycle: Script::new(redis_wire::CYCLE),
                 take: Script::new(redis_wire::TAKE),
@@ -218,17 +221,10 @@ where
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
-        let key = self.key(id);
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&key).ignore();
-        if !record.is_empty() {
-            let args = redis_wire::create_args(record, ttl)?;
-            pipe.cmd("HSET").arg(&key).arg(&args[1..]).ignore();
-            pipe.expire(&key, i64::try_from(ttl.max(1)).unwrap_or(i64::MAX))
-                .ignore();
-        }
-        let mut conn = self.conn.clone();
-        let () = pipe.query_async(&mut conn).await.map_err(store_error)?;
+        let args = redis_wire::create_args(record, ttl)?;
+        let _: i64 = self
+            .run(&self.scripts.save, &[&self.key(id)], &args)
+            .await?;
         Ok(id.clone())
     }
 

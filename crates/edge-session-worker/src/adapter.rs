@@ -137,7 +137,7 @@ impl<S: SessionStore + 'static> Sessions<S> {
             .begin(cookie.as_deref().map(str::as_bytes), now());
         let session = pending.session().with_error_type::<SessionError>();
         let router = routes(Router::with_data(WithSession { session, data }));
-        let response = match router.run(req, env).await {
+        let mut response = match router.run(req, env).await {
             Ok(response) => response,
             Err(e) => {
                 // A failed handler commits nothing; its error stays in the
@@ -155,7 +155,6 @@ impl<S: SessionStore + 'static> Sessions<S> {
         match outcome {
             Outcome::Error(error) => error_response(&error),
             outcome => {
-                let mut response = response;
                 if let Some(set_cookie) = outcome.set_cookie() {
                     append_set_cookie(&mut response, set_cookie)?;
                 }

@@ -232,17 +232,8 @@ impl SessionStore for UpstashStore {
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
-        let key = self.key(id);
-        let mut commands = vec![json!(["DEL", key])];
-        if !record.is_empty() {
-            let args = redis_wire::create_args(record, ttl)?;
-            let mut hset = vec![Value::from("HSET"), Value::from(key.as_str())];
-            hset.extend(args[1..].iter().map(|a| Value::from(a.as_str())));
-            commands.push(Value::Array(hset));
-            commands.push(json!(["EXPIRE", key, ttl.max(1).to_string()]));
-        }
-        let answer = self.post("/multi-exec", &Value::Array(commands)).await?;
-        check_transaction(&answer)?;
+        let args = redis_wire::create_args(record, ttl)?;
+        self.eval(redis_wire::SAVE, &[self.key(id)], &args).await?;
         Ok(id.clone())
     }
 
@@ -294,21 +285,5 @@ impl SessionStore for UpstashStore {
                 )));
             }
         })
-    }
-}
-
-/// Checks a `/multi-exec` answer: an array of results, none an error.
-fn check_transaction(answer: &Value) -> Result<(), Error> {
-    let results = answer
-        .as_array()
-        .ok_or_else(|| Error::store_msg("Upstash /multi-exec answer is not an array"))?;
-    match results
-        .iter()
-        .find_map(|r| r.get("error").and_then(Value::as_str))
-    {
-        Some(e) => Err(Error::store_msg(format!(
-            "Upstash error in /multi-exec: {e}"
-        ))),
-        None => Ok(()),
     }
 }

@@ -201,7 +201,6 @@ impl Lifecycle {
                 let mut session = SessionData::default();
                 session.clear();
                 self.session = Some(session);
-                self.found = self.incoming.is_some();
             }
         }
     }
@@ -324,24 +323,21 @@ impl Lifecycle {
             };
         }
 
-        let mut attempt = 0;
-        let id = loop {
+        for _ in 0..CREATE_ATTEMPTS {
             let candidate = SessionId::generate(config.rng)?;
             match store
                 .cycle(&cookie.id, candidate, session.changes(), ttl)
                 .await?
             {
-                Cycled::Moved(id) => break id,
+                Cycled::Moved(id) => {
+                    let set_cookie = issue(config, &id, &plan, now)?;
+                    return Ok(Commit::new(Some(set_cookie), Action::Cycled, corrupt));
+                }
                 Cycled::Gone => return Ok(gone()),
                 Cycled::Collision => {}
             }
-            attempt += 1;
-            if attempt == CREATE_ATTEMPTS {
-                return Err(Error::IdCollision);
-            }
-        };
-        let set_cookie = issue(config, &id, &plan, now)?;
-        Ok(Commit::new(Some(set_cookie), Action::Cycled, corrupt))
+        }
+        Err(Error::IdCollision)
     }
 }
 

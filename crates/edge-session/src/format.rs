@@ -83,29 +83,15 @@ pub(crate) fn encode_full_into(
     deadline: Option<u64>,
     mode: SessionExpiry,
 ) {
-    if mode == SessionExpiry::Default && deadline.is_none_or(|d| d == expires) {
-        return encode_into(out, keys, name, id, expires);
-    }
-    let start = out.len();
-    out.push_str(FORMAT_VERSION_2);
-    out.push('.');
-    out.push_str(id.as_str());
-    out.push('.');
-    crate::cookie::push_u64(out, expires);
-    out.push('.');
-    crate::cookie::push_u64(out, deadline.unwrap_or(0));
-    out.push('.');
-    match mode {
-        SessionExpiry::Default => out.push('d'),
-        SessionExpiry::BrowserSession => out.push('b'),
-        SessionExpiry::Persistent(secs) => {
-            out.push('p');
-            crate::cookie::push_u64(out, secs);
-        }
-    }
-    let tag = keys.sign(&[name.as_bytes(), b"=", &out.as_bytes()[start..]]);
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(tag, out);
+    let v1 = mode == SessionExpiry::Default && deadline.is_none_or(|d| d == expires);
+    write_signed(
+        out,
+        keys,
+        name,
+        id,
+        expires,
+        (!v1).then_some((deadline, mode)),
+    );
 }
 
 /// Encodes and signs a cookie value with a deadline and a mode (v2 when
@@ -131,12 +117,42 @@ pub(crate) fn encode_into(
     id: &SessionId,
     expires: u64,
 ) {
+    write_signed(out, keys, name, id, expires, None);
+}
+
+/// Appends `v1.<id>.<expires>`, or `v2.<id>.<expires>.<deadline>.<mode>`
+/// with `v2`, then `.` and the tag over `<name>=` and all of it.
+fn write_signed(
+    out: &mut String,
+    keys: &KeyRing,
+    name: &str,
+    id: &SessionId,
+    expires: u64,
+    v2: Option<(Option<u64>, SessionExpiry)>,
+) {
     let start = out.len();
-    out.push_str(FORMAT_VERSION);
+    out.push_str(if v2.is_some() {
+        FORMAT_VERSION_2
+    } else {
+        FORMAT_VERSION
+    });
     out.push('.');
     out.push_str(id.as_str());
     out.push('.');
     crate::cookie::push_u64(out, expires);
+    if let Some((deadline, mode)) = v2 {
+        out.push('.');
+        crate::cookie::push_u64(out, deadline.unwrap_or(0));
+        out.push('.');
+        match mode {
+            SessionExpiry::Default => out.push('d'),
+            SessionExpiry::BrowserSession => out.push('b'),
+            SessionExpiry::Persistent(secs) => {
+                out.push('p');
+                crate::cookie::push_u64(out, secs);
+            }
+        }
+    }
     let tag = keys.sign(&[name.as_bytes(), b"=", &out.as_bytes()[start..]]);
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(tag, out);

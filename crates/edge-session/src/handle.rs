@@ -19,7 +19,6 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Context, Poll, Waker};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -83,8 +82,16 @@ struct Shared {
     lifecycle: Mutex<Option<Lifecycle>>,
     gate: Gate,
     loader: Arc<dyn Loader>,
-    store_failed: AtomicBool,
+    /// The store error met while loading, if any (the request answers 503).
     load_error: Mutex<Option<Error>>,
+}
+
+impl Shared {
+    fn load_error(&self) -> MutexGuard<'_, Option<Error>> {
+        self.load_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl<E> fmt::Debug for Session<E> {
@@ -103,7 +110,6 @@ impl Session {
                 lifecycle: Mutex::new(Some(lifecycle)),
                 gate: Gate::default(),
                 loader,
-                store_failed: AtomicBool::new(false),
                 load_error: Mutex::new(None),
             }),
             error: core::marker::PhantomData,
@@ -134,12 +140,7 @@ impl<E> Session<E> {
             let loaded = self.shared.loader.load(&mut lifecycle).await;
             if let Err(e) = loaded {
                 if let Some(shared) = e.share_store() {
-                    self.shared.store_failed.store(true, Ordering::SeqCst);
-                    *self
-                        .shared
-                        .load_error
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner) = Some(shared);
+                    *self.shared.load_error() = Some(shared);
                 }
                 *self.slot() = Some(lifecycle);
                 return Err(e);
@@ -425,7 +426,7 @@ impl<S: SessionStore> Pending<S> {
     /// handler error behind it should be answered with
     /// [`ErrorResponse::unavailable`].
     pub fn store_failed(&self) -> bool {
-        self.session.shared.store_failed.load(Ordering::SeqCst)
+        self.session.shared.load_error().is_some()
     }
 
     /// After the handler: takes the session back and commits it. At most
@@ -438,17 +439,10 @@ impl<S: SessionStore> Pending<S> {
             self.session.slot().take()
         };
         let inner = &self.manager.inner;
-        if self.store_failed() && !inner.load_error_passthrough {
-            let error = self
-                .session
-                .shared
-                .load_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
-            return Outcome::Error(
-                error.map_or_else(ErrorResponse::unavailable, ErrorResponse::new),
-            );
+        if !inner.load_error_passthrough
+            && let Some(error) = self.session.shared.load_error().take()
+        {
+            return Outcome::Error(ErrorResponse::new(error));
         }
         let untouched = Outcome::Respond {
             set_cookie: None,

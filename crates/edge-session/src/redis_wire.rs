@@ -10,6 +10,8 @@
 //!
 //! * [`CREATE`]: `KEYS[1]` the record; `ARGV` from [`create_args`]. Returns 1
 //!   once written, 0 if the key exists (never overwrites).
+//! * [`SAVE`]: `KEYS[1]` the record; `ARGV` from [`create_args`]. Replaces
+//!   the record whole (`DEL`, then as `CREATE`); returns 1.
 //! * [`UPDATE`]: `KEYS[1]` the record; `ARGV` from [`change_args`]. Returns 0
 //!   (nothing written) unless the record exists as a hash, else applies the
 //!   changes (`HSET`, `HDEL`, `HINCRBY`: an increment of a value that is not
@@ -36,8 +38,18 @@ use alloc::vec::Vec;
 use crate::error::Result;
 use crate::store::{Change, Changes, Record, encode_field};
 
-/// The create script.
-pub const CREATE: &str = include_str!("scripts/create.lua");
+/// The create script: its check, then the record written to `KEYS[1]`
+/// (`scripts/put.lua`, shared with [`SAVE`]).
+pub const CREATE: &str = concat!(
+    include_str!("scripts/create.lua"),
+    include_str!("scripts/put.lua")
+);
+/// The save script (a whole-record overwrite: the trait's `save`): the old
+/// record dropped, then written as [`CREATE`] writes it.
+pub const SAVE: &str = concat!(
+    include_str!("scripts/save.lua"),
+    include_str!("scripts/put.lua")
+);
 /// The update script: its check, then the changes applied to `k`
 /// (`scripts/apply.lua`, shared with [`CYCLE`]).
 pub const UPDATE: &str = concat!(
@@ -53,7 +65,8 @@ pub const CYCLE: &str = concat!(
 /// The take script (Redis Cluster's cycle).
 pub const TAKE: &str = include_str!("scripts/take.lua");
 
-/// `ARGV` of [`CREATE`]: the TTL, then each key and its value's JSON text.
+/// `ARGV` of [`CREATE`] and [`SAVE`]: the TTL, then each key and its
+/// value's JSON text.
 ///
 /// # Errors
 /// [`Error::Json`](crate::Error::Json) if a value cannot be serialized.

@@ -108,10 +108,6 @@ impl SessionData {
         if by != 0 {
             self.changes.increment(key, by);
             self.data.insert(String::from(key), sum.into());
-            if !matches!(self.changes.get(key), Some(crate::Change::Increment(_))) {
-                // A set or remove earlier in this request: that decided the value.
-                self.changes.set(key, sum.into());
-            }
         }
         Ok(sum)
     }

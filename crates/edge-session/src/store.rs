@@ -158,15 +158,25 @@ impl Changes {
         self.put(key, Change::Remove);
     }
 
-    /// Records an increment of `key` by `by`. After a set or a remove of the
-    /// same key in this request, the key's new absolute value (`local`, what
-    /// the handler sees) is recorded instead: that request decided the value.
+    /// Records an increment of `key` by `by`. After a set of the same key in
+    /// this request the set's value is incremented instead, and after a
+    /// remove the key is set to `by` (that request decided the value, so it
+    /// stays a set; the same rule as [`Changes::apply_to`]).
     pub fn increment(&mut self, key: &str, by: i64) {
         match self.position(key) {
             Ok(i) => {
-                if let Change::Increment(n) = &mut self.entries[i].1 {
-                    *n = n.saturating_add(by);
-                }
+                let change = &mut self.entries[i].1;
+                *change = match &*change {
+                    Change::Increment(n) => Change::Increment(n.saturating_add(by)),
+                    Change::Remove => Change::Set(by.into()),
+                    Change::Set(value) => Change::Set(
+                        value
+                            .as_i64()
+                            .and_then(|n| n.checked_add(by))
+                            .unwrap_or(by)
+                            .into(),
+                    ),
+                };
             }
             Err(i) => self
                 .entries
