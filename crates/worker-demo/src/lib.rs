@@ -142,11 +142,25 @@ async fn setup(req: Request, ctx: Ctx) -> Result<Response> {
 }
 
 async fn view(_req: Request, ctx: Ctx) -> Result<Response> {
-    let record = ctx.session().record().await?;
-    Response::from_json(&serde_json::json!({ "session": record }))
+    // `{"session": <record>}`, written directly (no intermediate Value).
+    let record = ctx
+        .session()
+        .with(|s| serde_json::to_string(s.record()))
+        .await?
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
+    json(format!("{{\"session\":{record}}}"))
 }
 
 async fn clear(_req: Request, ctx: Ctx) -> Result<Response> {
     ctx.session().clear().await?;
-    Response::from_json(&serde_json::json!({ "session": {} }))
+    json(String::from(r#"{"session":{}}"#))
+}
+
+/// A JSON response from its text.
+fn json(body: String) -> Result<Response> {
+    let mut response = Response::ok(body)?;
+    response
+        .headers_mut()
+        .set("Content-Type", "application/json")?;
+    Ok(response)
 }
