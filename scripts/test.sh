@@ -100,17 +100,27 @@ suite "build the test-only conformance worker" bash scripts/build-worker.sh test
 NATIVE="tests: core, tower + axum, e2e (native-demo, wrangler dev, redis-server, Redis Cluster, Upstash emulator, Chromium)"
 suite "$NATIVE" env CHROMEDRIVER="$(command -v chromedriver)" WORKER_PREBUILT=1 cargo test --workspace --locked
 require_in_log "$NATIVE" 'test result: ok\. [1-9][0-9]* passed'
-for t in readme_cookie_format_vectors sign_verify_round_trip axum_router_flow \
+for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_router_flow \
     redis_down_gives_503_and_recovers_without_restart redis_cluster_store_conformance \
-    chromium_keeps_and_drops_the_session_cookie memory_concurrency_200_clients \
+    chromium_keeps_and_drops_the_session_cookie \
     worker_kv_suite_and_records worker_upstash_suite_records_and_faults \
     upstash_emulator_matches_the_official_client sessions_cross_between_native_and_worker \
-    worker_kv_in_chromium worker_kv_login_and_conformance \
-    memory_concurrent_requests_never_undo_each_other redis_concurrent_requests_never_undo_each_other \
-    worker_upstash_concurrent_requests_never_undo_each_other worker_kv_race_rates \
-    trait_defaults_pass_the_contract_step_by_step remember_me_makes_one_session_persistent_while_others_stay_browser_session \
-    idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config; do
+    worker_kv_in_chromium worker_kv_conformance_in_workerd worker_kv_race_rates \
+    stores::trait_defaults_pass_the_contract_step_by_step \
+    expiry::remember_me_makes_one_session_persistent_while_others_stay_browser_session \
+    expiry::idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
+done
+# The HTTP behaviour suite (`route_tests!`): every case over every target.
+for target in in_process_memory in_process_redis process_memory process_redis worker_upstash; do
+    for case in flow bad_input login_cycles_id concurrency same_session_writes exact_increments no_races remember_me; do
+        require_in_log "$NATIVE" "^test $target::$case \.\.\. ok"
+    done
+done
+for target in in_process_cookie worker_kv; do
+    for case in flow bad_input login_cycles_id concurrency remember_me; do
+        require_in_log "$NATIVE" "^test $target::$case \.\.\. ok"
+    done
 done
 
 # What a newcomer types first: plain `cargo test` at the root runs every suite
@@ -125,7 +135,7 @@ plain_cargo_test() {
     fi
 }
 suite "plain cargo test at the root (no external tools needed)" plain_cargo_test
-require_in_log "plain cargo test at the root (no external tools needed)" 'Running tests/core.rs'
+require_in_log "plain cargo test at the root (no external tools needed)" 'Running tests/core/main.rs'
 
 suite "cargo package (edge-session, edge-session-tower, edge-session-worker)" \
     cargo package --locked --allow-dirty -p edge-session -p edge-session-tower -p edge-session-worker

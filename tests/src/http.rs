@@ -1,16 +1,19 @@
 //! A small HTTP/1.1 client for tests, with a cookie jar.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header::{COOKIE, SET_COOKIE};
-use http::{HeaderMap, HeaderValue, Request};
-use http_body_util::{BodyExt, Empty};
+use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
+use tower::ServiceExt;
+use tower::util::BoxCloneSyncService;
 
 /// An answer.
 #[derive(Debug, Clone)]
@@ -119,11 +122,32 @@ impl SetCookie {
     }
 }
 
-/// A client for one base URL (`http://127.0.0.1:PORT`).
-#[derive(Clone, Debug)]
+/// An app called in-process, without a socket (as tower-sessions' tests call
+/// their router with `oneshot`).
+pub type InProcessApp =
+    BoxCloneSyncService<Request<Empty<Bytes>>, Response<Full<Bytes>>, Infallible>;
+
+/// How a [`Client`] reaches the app.
+#[derive(Clone)]
+enum Transport {
+    /// HTTP/1.1 over loopback TCP to a process.
+    Tcp(Box<HyperClient<HttpConnector, Empty<Bytes>>>),
+    /// A direct call of the service.
+    InProcess(InProcessApp),
+}
+
+/// A client for one base URL (`http://127.0.0.1:PORT`), or for an app in
+/// this process.
+#[derive(Clone)]
 pub struct Client {
-    inner: HyperClient<HttpConnector, Empty<Bytes>>,
+    inner: Transport,
     base: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("base", &self.base).finish()
+    }
 }
 
 impl Client {
@@ -135,8 +159,16 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(5))
             .build(connector);
         Client {
-            inner,
+            inner: Transport::Tcp(Box::new(inner)),
             base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// A client that calls `app` directly (base `http://in-process`).
+    pub fn in_process(app: InProcessApp) -> Self {
+        Client {
+            inner: Transport::InProcess(app),
+            base: "http://in-process".into(),
         }
     }
 
@@ -160,13 +192,33 @@ impl Client {
             );
         }
         let req = req.body(Empty::new()).unwrap();
-        let res = tokio::time::timeout(Duration::from_secs(30), self.inner.request(req))
-            .await
-            .unwrap_or_else(|_| panic!("GET {path}: no answer in 30 s"))
-            .unwrap_or_else(|e| panic!("GET {path} failed: {e:?}"));
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let (status, headers, body) = match &self.inner {
+            Transport::Tcp(client) => {
+                let res = tokio::time::timeout(Duration::from_secs(30), client.request(req))
+                    .await
+                    .unwrap_or_else(|_| panic!("GET {path}: no answer in 30 s"))
+                    .unwrap_or_else(|e| panic!("GET {path} failed: {e:?}"));
+                let (parts, body) = res.into_parts();
+                (
+                    parts.status,
+                    parts.headers,
+                    body.collect().await.unwrap().to_bytes(),
+                )
+            }
+            Transport::InProcess(app) => {
+                let res = tokio::time::timeout(Duration::from_secs(30), app.clone().oneshot(req))
+                    .await
+                    .unwrap_or_else(|_| panic!("GET {path}: no answer in 30 s"))
+                    .unwrap_or_else(|e| match e {});
+                let (parts, body) = res.into_parts();
+                (
+                    parts.status,
+                    parts.headers,
+                    body.collect().await.unwrap().to_bytes(),
+                )
+            }
+        };
+        let status = status.as_u16();
         Reply {
             status,
             headers,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use e2e::browser::Browser;
 use e2e::demo::{DemoOptions, NativeDemo};
 use e2e::redis_server::RedisServer;
-use e2e::suite::{self, Target, now};
+use e2e::suite::{self, Fixture, Shared, Target, now};
 use e2e::worker::{UpstashEmulator, WorkerOptions, WranglerDev, node22, repo_root};
 use serde_json::json;
 
@@ -19,6 +19,46 @@ const TOKEN: &str = "e2e-upstash-token";
 
 fn target(dev: &WranglerDev) -> Target {
     Target::new(dev.client())
+}
+
+// ---------------------------------------------------------------- the HTTP suite
+
+/// One `wrangler dev` per store, shared by the cases that run at the same
+/// time (see `Shared`).
+static KV: Shared<WranglerDev> = Shared::new();
+
+async fn kv() -> Fixture {
+    let dev = KV.get(|| WranglerDev::start(&WorkerOptions::kv()));
+    Fixture::new(target(&dev), dev)
+}
+
+/// The worker demo on Workers KV. KV has no conditional or atomic write, so
+/// `exact_increments` and `no_races` are measured (`worker_kv_race_rates`),
+/// not required.
+mod worker_kv {
+    use super::kv;
+    e2e::route_tests!(kv; flow, bad_input, login_cycles_id, concurrency, same_session_writes, remember_me);
+}
+
+/// The worker, the Upstash emulator, and the Redis behind it.
+type UpstashStack = (WranglerDev, UpstashEmulator, RedisServer);
+
+static UPSTASH: Shared<UpstashStack> = Shared::new();
+
+async fn upstash() -> Fixture {
+    let stack = UPSTASH.get(|| {
+        let redis = RedisServer::start();
+        let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+        let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
+        (dev, emulator, redis)
+    });
+    Fixture::new(target(&stack.0), stack)
+}
+
+/// The worker demo on the Upstash REST store: every case.
+mod worker_upstash {
+    use super::upstash;
+    e2e::route_tests!(upstash);
 }
 
 // ---------------------------------------------------------------- Workers KV
@@ -88,13 +128,6 @@ async fn worker_kv_suite_and_records() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_kv_concurrency_200_clients() {
-    let dev = WranglerDev::start(&WorkerOptions::kv());
-    let t = target(&dev);
-    suite::concurrency(&t, 200).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn worker_kv_in_chromium() {
     let dev = WranglerDev::start(&WorkerOptions::kv());
     let browser = Browser::start().await;
@@ -103,11 +136,9 @@ async fn worker_kv_in_chromium() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_kv_login_and_conformance() {
+async fn worker_kv_conformance_in_workerd() {
     let dev = WranglerDev::start(&WorkerOptions::kv());
     let t = target(&dev);
-    suite::login_cycles_id(&t).await;
-    suite::remember_me(&t).await;
     // The demo carries no test code.
     assert_eq!(t.client.get("/__conformance", None).await.status, 404);
 
@@ -329,13 +360,11 @@ async fn worker_upstash_wrong_token_is_a_clear_503() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_upstash_concurrent_requests_never_undo_each_other() {
+async fn worker_upstash_remember_me_sets_the_record_ttl() {
     let redis = RedisServer::start();
     let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
     let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
     let t = target(&dev);
-    suite::exact_increments(&t, 32, 50).await;
-    suite::no_races(&t, 40).await;
     let id = suite::remember_me(&t).await;
     let (_, ttl) = redis.record(&format!("session:{}", id.as_str())).await;
     assert!((2_591_990..=2_592_000).contains(&ttl), "TTL {ttl}");
@@ -362,16 +391,6 @@ async fn worker_kv_race_rates() {
         "more increments than requests"
     );
     assert_eq!(races.trials, 40);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn worker_upstash_concurrency_200_clients() {
-    let redis = RedisServer::start();
-    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
-    let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
-    let t = target(&dev);
-    suite::concurrency(&t, 200).await;
-    suite::same_session_writes(&t, 20).await;
 }
 
 // ---------------------------------------------------------------- both runtimes, one Redis

@@ -2,7 +2,11 @@
 
 use edge_session::{Error, Record, SessionId, SessionStore};
 use worker::Env;
+use worker::js_sys;
 use worker::kv::{KvError, KvStore};
+use worker::wasm_bindgen::JsCast;
+
+use crate::KvStoreError;
 
 /// The shortest TTL Workers KV accepts (`expirationTtl`), in seconds.
 pub const KV_MIN_TTL: u64 = 60;
@@ -18,8 +22,8 @@ pub const KV_MIN_TTL: u64 = 60;
 /// location at once: for instant server-side revocation use the Upstash
 /// store. KV also allows one write per second per key; the lifecycle writes
 /// only on change (and refreshes sliding expiry at most about twice per
-/// TTL), and a rate-limited write (HTTP 429) is an [`Error::Store`] that says
-/// so, answered with 503.
+/// TTL), and a rate-limited write (HTTP 429) is an [`Error::Store`] holding a
+/// [`KvStoreError`] whose `is_rate_limited()` is true, answered with 503.
 ///
 /// KV has no conditional write and no TTL-only update, so `update`, `touch`
 /// and `cycle` are the trait's defaults: read the record at commit, apply
@@ -35,15 +39,20 @@ pub struct KvSessionStore {
     prefix: String,
 }
 
+/// The runtime's error, typed once ([`KvStoreError`]).
 fn kv_error(e: KvError) -> Error {
-    let text = e.to_string();
-    if text.contains("429") || text.contains("Too Many Requests") {
-        Error::store_msg(format!(
-            "Workers KV refused the write (429: at most one write per second per key): {text}"
-        ))
-    } else {
-        Error::store_msg(format!("Workers KV failed: {text}"))
-    }
+    let message = match e {
+        KvError::JavaScript(value) => value
+            .as_string()
+            .or_else(|| {
+                value
+                    .dyn_ref::<js_sys::Error>()
+                    .map(|e| String::from(e.message()))
+            })
+            .unwrap_or_else(|| format!("{value:?}")),
+        other => other.to_string(),
+    };
+    Error::store(KvStoreError::from_message(message))
 }
 
 impl KvSessionStore {

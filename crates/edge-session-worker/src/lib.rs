@@ -44,6 +44,7 @@ mod any;
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod kv;
+mod kv_error;
 #[cfg(target_arch = "wasm32")]
 mod upstash;
 
@@ -55,6 +56,7 @@ pub use edge_session;
 pub use error::SessionError;
 #[cfg(target_arch = "wasm32")]
 pub use kv::{KV_MIN_TTL, KvSessionStore};
+pub use kv_error::KvStoreError;
 #[cfg(target_arch = "wasm32")]
 pub use upstash::{UpstashError, UpstashStore};
 

@@ -1,0 +1,129 @@
+//! The handle adapters share: one load under racing calls, failures, what an outcome logs.
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+#[test]
+fn handle_loads_once_even_when_two_calls_race() {
+    let (memory, _) = memory();
+    let config = config();
+    let cookie = pair(
+        &request(&config, &memory, None, T0, write_data)
+            .set_cookie
+            .unwrap(),
+    )
+    .to_string();
+    let store = Arc::new(CountingStore::new(RequiredOnly {
+        inner: memory,
+        yield_on_load: true,
+    }));
+    let manager = SessionManager::new(store.clone(), config).unwrap();
+    let pending = manager.begin([cookie.as_bytes()], T0 + 1);
+    let handle = pending.session();
+    let h2 = handle.clone();
+    let (a, b) = join2(handle.get::<String>("data"), h2.insert("n", 1));
+    assert_eq!(a.unwrap().as_deref(), Some("session_data"));
+    b.unwrap();
+    assert_eq!(store.calls().load, 1, "two racing calls, one load");
+
+    // The adapter finishes the request: the insert is written.
+    let outcome = join2(pending.finish(T0 + 1), std::future::ready(())).0;
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Respond {
+                action: Action::Saved,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(outcome.set_cookie().is_some());
+    // After the commit the handle refuses to pretend.
+    assert!(matches!(
+        block_on_ready(handle.insert("late", 1)),
+        Err(Error::Finished)
+    ));
+    assert!(matches!(
+        block_on_ready(handle.clear()),
+        Err(Error::Finished)
+    ));
+}
+
+#[test]
+fn handle_reports_store_failures_and_clear_needs_no_read() {
+    let (memory, _) = memory();
+    let config = config();
+    let cookie = pair(
+        &request(&config, &memory, None, T0, write_data)
+            .set_cookie
+            .unwrap(),
+    )
+    .to_string();
+    let store = Arc::new(memory);
+    let manager = SessionManager::new(store.clone(), config.clone()).unwrap();
+    store.set_failing(true);
+    let pending = manager.begin([cookie.as_bytes()], T0);
+    let handle = pending.session();
+    assert!(block_on_ready(handle.record()).unwrap_err().is_store());
+    assert!(
+        pending.store_failed(),
+        "the adapter must learn the store failed"
+    );
+    // Whatever the handler answered, the request is a 503 (one outcome, one
+    // mapping: status, body, headers, log line).
+    let Outcome::Error(error) = block_on_ready(pending.finish(T0)) else {
+        panic!("a load failure must answer with an error");
+    };
+    assert_eq!(error.status(), 503);
+    assert_eq!(error.body(), edge_session::adapter::UNAVAILABLE_BODY);
+    assert!(error.headers().contains(&("retry-after", "1")));
+    assert!(error.headers().contains(&("cache-control", "no-store")));
+
+    store.set_failing(false);
+    store.reset();
+    let pending = manager.begin([cookie.as_bytes()], T0);
+    assert!(!pending.store_failed());
+    block_on_ready(pending.session().clear()).unwrap();
+    let outcome = block_on_ready(pending.finish(T0));
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Respond {
+                action: Action::Deleted,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        outcome.set_cookie(),
+        Some(config.cookie().removal().as_str())
+    );
+    assert_eq!(
+        store.calls(),
+        calls(0, 0, 0, 1, 0, 0),
+        "logout: one delete, no read"
+    );
+}
+
+#[test]
+fn outcomes_say_what_to_log_once() {
+    let (memory, _) = memory();
+    let config = config();
+    let manager = SessionManager::new(memory, config).unwrap();
+    // A store failure: one line, one prefix, the cause once.
+    manager.store().set_failing(true);
+    let pending = manager.begin([], T0);
+    block_on_ready(pending.session().insert("k", 1)).unwrap();
+    let outcome = block_on_ready(pending.finish(T0));
+    let lines = outcome.log_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(
+        lines[0].message,
+        "session store unavailable: store unavailable (simulated outage)"
+    );
+}
