@@ -95,8 +95,9 @@ impl Browser {
     }
 }
 
-/// setup -> view -> clear -> view at `base` (a demo): the browser keeps the
-/// session cookie with its attributes, sends it back, and drops it on clear.
+/// setup -> view -> login -> view -> clear -> view at `base` (a demo): the
+/// browser keeps the session cookie with its attributes, sends it back,
+/// takes the new id a login gives, and drops the cookie on clear.
 pub async fn session_flow(browser: &Browser, base: &str) {
     assert_eq!(
         browser.json(&format!("{base}/view_session")).await,
@@ -129,6 +130,28 @@ pub async fn session_flow(browser: &Browser, base: &str) {
         page,
         json!({"session": {"data": "session_data"}}),
         "the browser sent the cookie back"
+    );
+
+    // Login: a new session id, the data kept, the browser holds the new cookie.
+    let page = browser.json(&format!("{base}/login?user=ada")).await;
+    assert_eq!(
+        page,
+        json!({"session": {"data": "session_data", "user": "ada"}})
+    );
+    let after_login = browser
+        .cookie("session")
+        .await
+        .expect("Chromium kept the session cookie after login");
+    let id = |value: &str| value.split('.').nth(1).map(str::to_string);
+    assert_ne!(
+        id(after_login.value()),
+        id(cookie.value()),
+        "login must give a new session id"
+    );
+    let page = browser.json(&format!("{base}/view_session")).await;
+    assert_eq!(
+        page,
+        json!({"session": {"data": "session_data", "user": "ada"}})
     );
 
     let page = browser.json(&format!("{base}/clear_session")).await;

@@ -109,10 +109,28 @@ pub struct WorkerOptions {
     pub worker: &'static str,
     /// `[vars]` of the generated wrangler config.
     pub vars: Vec<(String, String)>,
+    /// Leave the Durable Object binding out of the config (to test a
+    /// missing binding).
+    pub without_durable_object: bool,
 }
 
 impl WorkerOptions {
-    /// Workers KV (the default store), the test secret.
+    /// Durable Objects (the demo's default store), the test secret.
+    pub fn durable_object() -> Self {
+        WorkerOptions {
+            worker: "crates/worker-demo",
+            vars: vec![
+                ("SESSION_STORE".into(), "do".into()),
+                (
+                    "SESSION_SECRET".into(),
+                    String::from_utf8(SECRET.to_vec()).unwrap(),
+                ),
+            ],
+            without_durable_object: false,
+        }
+    }
+
+    /// Workers KV, the test secret.
     pub fn kv() -> Self {
         WorkerOptions {
             worker: "crates/worker-demo",
@@ -123,6 +141,7 @@ impl WorkerOptions {
                     String::from_utf8(SECRET.to_vec()).unwrap(),
                 ),
             ],
+            without_durable_object: false,
         }
     }
 
@@ -139,6 +158,7 @@ impl WorkerOptions {
                 ("UPSTASH_REDIS_REST_URL".into(), url.into()),
                 ("UPSTASH_REDIS_REST_TOKEN".into(), token.into()),
             ],
+            without_durable_object: false,
         }
     }
 }
@@ -173,9 +193,17 @@ impl WranglerDev {
         let dir = TempDir::new("wrangler");
         let mut config = format!(
             "name = \"edge-session-demo-test\"\nmain = {}\ncompatibility_date = \"2026-11-01\"\n\n\
-             [[kv_namespaces]]\nbinding = \"SESSIONS\"\nid = \"edge0session0demo0kv0namespace00\"\n\n[vars]\n",
+             [[kv_namespaces]]\nbinding = \"SESSIONS\"\nid = \"edge0session0demo0kv0namespace00\"\n\n",
             toml_string(&main.to_string_lossy())
         );
+        // The class is exported either way; only the binding is left out.
+        if !options.without_durable_object {
+            config.push_str(
+                "[[durable_objects.bindings]]\nname = \"SESSIONS_DO\"\nclass_name = \"SessionObject\"\n\n\
+                 [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"SessionObject\"]\n\n",
+            );
+        }
+        config.push_str("[vars]\n");
         for (k, v) in &options.vars {
             config.push_str(&format!("{k} = {}\n", toml_string(v)));
         }
@@ -213,23 +241,19 @@ impl WranglerDev {
         // any HTTP answer from the worker itself.
         let probe = || {
             std::process::Command::new("curl")
-                .args([
-                    "-s",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{http_code}",
-                    "--max-time",
-                    "5",
-                ])
+                .args(["-s", "-w", "\n%{http_code}", "--max-time", "5"])
                 .arg(format!("{}/", self.base()))
                 .output()
                 .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                 .unwrap_or_default()
         };
         while Instant::now() < deadline {
-            let code = probe();
-            if !code.is_empty() && code != "000" && code != "502" && code != "503" {
+            let out = probe();
+            let (body, code) = out.rsplit_once('\n').unwrap_or(("", out.as_str()));
+            // wrangler's proxy answers 502/503 until workerd runs the worker;
+            // the worker's own 503 (no store) is an answer too.
+            let worker_503 = code == "503" && body == edge_session::adapter::UNAVAILABLE_BODY;
+            if !code.is_empty() && !["000", "502", "503"].contains(&code) || worker_503 {
                 return;
             }
             std::thread::sleep(Duration::from_millis(250));

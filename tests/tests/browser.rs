@@ -1,5 +1,5 @@
 //! A real browser: headless Chromium driven over WebDriver (chromedriver from
-//! Debian, the fantoccini client) walks setup -> view -> clear -> view
+//! Debian, the fantoccini client) walks setup -> view -> login -> view -> clear -> view
 //! against the native demo and keeps / drops the cookie as a user's would.
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -14,7 +14,8 @@ async fn chromium_keeps_and_drops_the_session_cookie() {
 
     e2e::browser::session_flow(&browser, &base).await;
 
-    let log = demo.stdout_when(|l| l.matches("GET /view_session 200").count() >= 3);
-    assert_eq!(log.matches("GET /view_session 200").count(), 3, "{log}");
+    let log = demo.stdout_when(|l| l.matches("GET /view_session 200").count() >= 4);
+    assert_eq!(log.matches("GET /view_session 200").count(), 4, "{log}");
+    assert_eq!(log.matches("GET /login 200").count(), 1, "{log}");
     browser.client.close().await.unwrap();
 }

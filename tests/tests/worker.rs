@@ -40,6 +40,20 @@ mod worker_kv {
     e2e::route_tests!(kv; flow, bad_input, login_cycles_id, concurrency, same_session_writes, remember_me);
 }
 
+static DURABLE: Shared<WranglerDev> = Shared::new();
+
+async fn durable_object() -> Fixture {
+    let dev = DURABLE.get(|| WranglerDev::start(&WorkerOptions::durable_object()));
+    Fixture::new(target(&dev), dev)
+}
+
+/// The worker demo on its default store, Durable Objects: every case,
+/// including exact increments and no races.
+mod worker_do {
+    use super::durable_object;
+    e2e::route_tests!(durable_object);
+}
+
 /// The worker, the Upstash emulator, and the Redis behind it.
 type UpstashStack = (WranglerDev, UpstashEmulator, RedisServer);
 
@@ -59,6 +73,73 @@ async fn upstash() -> Fixture {
 mod worker_upstash {
     use super::upstash;
     e2e::route_tests!(upstash);
+}
+
+// ---------------------------------------------------------------- Durable Objects
+
+/// The store contract, the step-by-step interleavings, 100 concurrent
+/// increments (exact) and expiry inside workerd; then the alarm: a record
+/// with a 1 s TTL leaves its object's storage empty (no key, no alarm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_do_conformance_and_alarm_in_workerd() {
+    let conformance = WranglerDev::start(&WorkerOptions {
+        worker: "tests/conformance-worker",
+        ..WorkerOptions::durable_object()
+    });
+    let r = conformance.client().get("/do", None).await;
+    println!("Durable Objects in workerd: {}", r.text().trim());
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), conformance.logs());
+    assert!(
+        r.text().starts_with("conformance ok: do"),
+        "{}",
+        r.text()
+    );
+    let r = conformance.client().get("/do/alarm", None).await;
+    println!("{}", r.text().trim());
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), conformance.logs());
+    assert!(
+        r.text().contains("after the TTL: keys=0 alarm=false"),
+        "{}",
+        r.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_do_in_chromium() {
+    let dev = WranglerDev::start(&WorkerOptions::durable_object());
+    let browser = Browser::start().await;
+    e2e::browser::session_flow(&browser, &dev.base()).await;
+    browser.client.close().await.unwrap();
+}
+
+/// No Durable Object binding: every route that needs the session store
+/// answers the core's 503, the reason (what to add to wrangler.toml) in the
+/// log, no internals in the body; the worker does not crash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_do_missing_binding_is_a_clear_503() {
+    let dev = WranglerDev::start(&WorkerOptions {
+        without_durable_object: true,
+        ..WorkerOptions::durable_object()
+    });
+    let t = target(&dev);
+    for path in ["/setup_session", "/view_session"] {
+        let r = t.client.get(path, None).await;
+        assert_eq!(r.status, 503, "{path}: {}", r.text());
+        assert_eq!(
+            r.text(),
+            edge_session::adapter::UNAVAILABLE_BODY,
+            "{path}: the core's body, nothing else"
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dev.logs().contains("durable_objects.bindings") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        dev.logs().contains("SESSIONS_DO") && dev.logs().contains("durable_objects.bindings"),
+        "the log must say what to add:\n{}",
+        dev.logs()
+    );
 }
 
 // ---------------------------------------------------------------- Workers KV

@@ -164,6 +164,17 @@ impl<S: SessionStore + 'static> Sessions<S> {
     }
 }
 
+/// The answer when the session store cannot even be built (a missing
+/// binding or setting): the core's 503, the same as a store outage, with
+/// `reason` in the worker's log and not in the body.
+///
+/// # Errors
+/// Only if a response cannot be built.
+pub fn store_unavailable(reason: impl core::fmt::Display) -> worker::Result<Response> {
+    worker::console_error!("session store unavailable: {reason}");
+    error_response(&ErrorResponse::unavailable())
+}
+
 fn now() -> u64 {
     Date::now().as_millis() / 1000
 }

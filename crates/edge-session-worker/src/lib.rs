@@ -41,22 +41,28 @@
 mod adapter;
 #[cfg(target_arch = "wasm32")]
 mod any;
+#[cfg(target_arch = "wasm32")]
+mod durable;
 mod error;
 #[cfg(target_arch = "wasm32")]
 mod kv;
-mod kv_error;
+mod store_errors;
 #[cfg(target_arch = "wasm32")]
 mod upstash;
 
 #[cfg(target_arch = "wasm32")]
-pub use adapter::{SessionContext, Sessions, WithSession, config_from_env, session_error};
+pub use adapter::{
+    SessionContext, Sessions, WithSession, config_from_env, session_error, store_unavailable,
+};
 #[cfg(target_arch = "wasm32")]
 pub use any::AnyStore;
+#[cfg(target_arch = "wasm32")]
+pub use durable::{DurableObjectStore, SessionObject};
 pub use edge_session;
 pub use error::SessionError;
 #[cfg(target_arch = "wasm32")]
 pub use kv::{KV_MIN_TTL, KvSessionStore};
-pub use kv_error::KvStoreError;
+pub use store_errors::{DurableObjectError, KvStoreError};
 #[cfg(target_arch = "wasm32")]
 pub use upstash::{UpstashError, UpstashStore};
 

@@ -2,9 +2,10 @@
 //! with edge-session. `npx wrangler dev` from the repository root serves it.
 //!
 //! Bindings and vars (wrangler.toml, `.dev.vars` locally):
-//! * `SESSIONS`: the KV namespace (the default store);
-//! * `SESSION_STORE = "upstash"` switches to Upstash Redis over REST, with
-//!   `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN`;
+//! * `SESSION_STORE`: `"do"` (the default: Durable Objects bound as
+//!   `SESSIONS_DO`, class `SessionObject` exported below), `"kv"` (Workers
+//!   KV bound as `SESSIONS`) or `"upstash"` (Upstash Redis over REST, with
+//!   `UPSTASH_REDIS_REST_URL` and `UPSTASH_REDIS_REST_TOKEN`);
 //! * `SESSION_SECRET` (secret, at least 32 bytes), optional
 //!   `SESSION_SECRET_PREVIOUS`, `COOKIE_SECURE = "false"`.
 //!
@@ -19,8 +20,14 @@
 #![cfg(target_arch = "wasm32")]
 
 use edge_session_worker::edge_session::SessionExpiry;
-use edge_session_worker::{AnyStore, SessionContext, Sessions, WithSession, config_from_env};
+use edge_session_worker::{
+    AnyStore, SessionContext, Sessions, WithSession, config_from_env, store_unavailable,
+};
 use worker::{Context, Env, Request, Response, Result, RouteContext, Router, event};
+
+// The Durable Object class behind `SESSION_STORE = "do"` (wrangler.toml
+// binds it as `SESSIONS_DO`).
+edge_session_worker::session_durable_object!(SessionObject);
 
 /// The page at `/`, shared with the native demo.
 const INDEX: &str = include_str!("../../../assets/index.html");
@@ -37,10 +44,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     };
     let kind = env
         .var("SESSION_STORE")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    // One store type for both choices: the session engine is compiled once.
-    let store = AnyStore::from_env(&env, &kind, "SESSIONS")?;
+        .map_or_else(|_| String::from("do"), |v| v.to_string());
+    // One store type for every choice: the session engine is compiled once.
+    let store = match AnyStore::from_env(&env, &kind) {
+        Ok(store) => store,
+        Err(e) => return store_unavailable(e),
+    };
     Sessions::new(store, config)?
         .run(req, env, (), routes)
         .await

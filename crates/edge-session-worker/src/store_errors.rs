@@ -1,4 +1,5 @@
-//! Workers KV's failures, typed.
+//! The Workers stores' failures, typed: they reach the adapter inside
+//! [`edge_session::Error::Store`]; downcast to read them.
 
 use std::fmt;
 
@@ -69,6 +70,39 @@ impl fmt::Display for KvStoreError {
 }
 
 impl std::error::Error for KvStoreError {}
+
+/// A failed call to a session's Durable Object
+/// ([`DurableObjectStore`](crate::DurableObjectStore)): the runtime's fetch
+/// failing (the object unreachable, overloaded, reset), or the object
+/// answering an error status (its storage failing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DurableObjectError {
+    status: Option<u16>,
+    message: String,
+}
+
+impl DurableObjectError {
+    /// An error with the object's HTTP `status` (`None`: no answer).
+    pub fn new(status: Option<u16>, message: impl Into<String>) -> Self {
+        DurableObjectError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// The status the object answered with; `None` if it did not answer.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+}
+
+impl fmt::Display for DurableObjectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DurableObjectError {}
 
 #[cfg(test)]
 mod tests {
