@@ -89,11 +89,7 @@ async fn worker_do_conformance_and_alarm_in_workerd() {
     let r = conformance.client().get("/do", None).await;
     println!("Durable Objects in workerd: {}", r.text().trim());
     assert_eq!(r.status, 200, "{}\n{}", r.text(), conformance.logs());
-    assert!(
-        r.text().starts_with("conformance ok: do"),
-        "{}",
-        r.text()
-    );
+    assert!(r.text().starts_with("conformance ok: do"), "{}", r.text());
     let r = conformance.client().get("/do/alarm", None).await;
     println!("{}", r.text().trim());
     assert_eq!(r.status, 200, "{}\n{}", r.text(), conformance.logs());

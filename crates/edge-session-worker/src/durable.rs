@@ -5,7 +5,8 @@ use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore, redi
 use serde_json::{Map, Value, json};
 use worker::durable::{ObjectNamespace, ScheduledTime, State, Storage};
 use worker::js_sys;
-use worker::{Date, Env, Method, Request, RequestInit, Response};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Date, Env, Request, Response};
 
 use crate::DurableObjectError;
 
@@ -82,20 +83,26 @@ impl DurableObjectStore {
             .namespace
             .get_by_name(id.as_str())
             .map_err(|e| failed("Durable Object stub", e))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_body(Some(body.to_string().into()));
-        let request = Request::new_with_init(OBJECT_URL, &init)
-            .map_err(|e| failed("Durable Object request", e))?;
-        let mut response = stub
+        let request = crate::js::post(OBJECT_URL, &body.to_string(), &[]).map_err(|e| {
+            Error::store(DurableObjectError::new(
+                None,
+                format!("Durable Object request: {}", crate::js::message(&e)),
+            ))
+        })?;
+        let response = stub
             .fetch_with_request(request)
             .await
             .map_err(|e| failed("Durable Object unreachable", e))?;
         let status = response.status_code();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| failed("Durable Object answer unreadable", e))?;
+        let text = crate::js::text(response).await.map_err(|e| {
+            Error::store(DurableObjectError::new(
+                Some(status),
+                format!(
+                    "Durable Object answer unreadable: {}",
+                    crate::js::message(&e)
+                ),
+            ))
+        })?;
         match status {
             200 | 404 => Ok((status, text)),
             _ => Err(Error::store(DurableObjectError::new(
@@ -292,7 +299,7 @@ impl SessionObject {
         let ttl = request.get(1).and_then(Value::as_u64).unwrap_or(0);
         let payload = request.get(2).unwrap_or(&Value::Null);
         let now = now();
-        let deadline = now + ttl.max(1).saturating_mul(1000) as f64;
+        let deadline = now.saturating_add(ttl.max(1).saturating_mul(1000));
         let live = self.live(now).await?;
         Ok(match op {
             "load" => Answer::Record(live.map(|(_, text)| text.to_string())),
@@ -342,13 +349,15 @@ impl SessionObject {
 
     /// The record and its deadline, if present and not expired; an expired
     /// one is deleted.
-    async fn live(&self, now: f64) -> worker::Result<Option<(f64, String)>> {
-        let Some(stored) = self.storage.get::<String>(KEY).await? else {
+    async fn live(&self, now: u64) -> worker::Result<Option<(u64, String)>> {
+        // The raw value (a string we wrote), without serde's JS bridge.
+        let promise = self.storage.as_raw().get(KEY)?;
+        let Some(stored) = JsFuture::from(promise).await?.as_string() else {
             return Ok(None);
         };
         let parsed = stored
             .split_once(' ')
-            .and_then(|(deadline, text)| Some((deadline.parse::<f64>().ok()?, text)));
+            .and_then(|(deadline, text)| Some((deadline.parse::<u64>().ok()?, text)));
         match parsed {
             Some((deadline, text)) if deadline > now => Ok(Some((deadline, text.to_string()))),
             // Expired, or not ours: gone.
@@ -359,21 +368,23 @@ impl SessionObject {
         }
     }
 
-    async fn put(&self, deadline: f64, record: &Map<String, Value>) -> worker::Result<()> {
+    async fn put(&self, deadline: u64, record: &Map<String, Value>) -> worker::Result<()> {
         let text = edge_session::store::encode_record(record)
             .map_err(|e| worker::Error::RustError(format!("record: {e}")))?;
         self.put_raw(deadline, text).await
     }
 
-    async fn put_raw(&self, deadline: f64, text: impl core::fmt::Display) -> worker::Result<()> {
+    async fn put_raw(&self, deadline: u64, text: impl core::fmt::Display) -> worker::Result<()> {
         self.storage
             .put_raw(KEY, format!("{deadline} {text}"))
             .await?;
         self.set_alarm(deadline).await
     }
 
-    async fn set_alarm(&self, deadline: f64) -> worker::Result<()> {
-        let at = js_sys::Date::new(&js_sys::Number::from(deadline).into());
+    async fn set_alarm(&self, deadline: u64) -> worker::Result<()> {
+        // Milliseconds since 1970 are exact in an f64 for 285 000 years.
+        #[allow(clippy::cast_precision_loss)]
+        let at = js_sys::Date::new(&js_sys::Number::from(deadline as f64).into());
         self.storage.set_alarm(ScheduledTime::new(at)).await
     }
 
@@ -390,8 +401,8 @@ enum Answer {
 }
 
 /// Unix time in milliseconds.
-fn now() -> f64 {
-    Date::now().as_millis() as f64
+fn now() -> u64 {
+    Date::now().as_millis()
 }
 
 /// Exports the Durable Object class behind [`DurableObjectStore`] from this

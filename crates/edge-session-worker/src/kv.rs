@@ -3,8 +3,8 @@
 use edge_session::{Error, Record, SessionId, SessionStore};
 use worker::Env;
 use worker::js_sys;
-use worker::kv::{KvError, KvStore};
-use worker::wasm_bindgen::JsCast;
+use worker::wasm_bindgen::{JsCast, JsValue};
+use worker::wasm_bindgen_futures::JsFuture;
 
 use crate::KvStoreError;
 
@@ -35,24 +35,16 @@ pub const KV_MIN_TTL: u64 = 60;
 /// same window. The README has the rates measured under `wrangler dev`.
 #[derive(Clone, Debug)]
 pub struct KvSessionStore {
-    kv: KvStore,
+    /// The namespace binding, called directly (`get`, `put`, `delete`):
+    /// workers-rs's builders serialize their options through
+    /// serde-wasm-bindgen, which costs the wasm more than these three calls.
+    kv: js_sys::Object,
     prefix: String,
 }
 
 /// The runtime's error, typed once ([`KvStoreError`]).
-fn kv_error(e: KvError) -> Error {
-    let message = match e {
-        KvError::JavaScript(value) => value
-            .as_string()
-            .or_else(|| {
-                value
-                    .dyn_ref::<js_sys::Error>()
-                    .map(|e| String::from(e.message()))
-            })
-            .unwrap_or_else(|| format!("{value:?}")),
-        other => other.to_string(),
-    };
-    Error::store(KvStoreError::from_message(message))
+fn kv_error(e: &JsValue) -> Error {
+    Error::store(KvStoreError::from_message(crate::js::message(e)))
 }
 
 impl KvSessionStore {
@@ -61,15 +53,19 @@ impl KvSessionStore {
     /// # Errors
     /// If the binding is missing (add `[[kv_namespaces]]` to wrangler.toml).
     pub fn from_env(env: &Env, binding: &str) -> worker::Result<Self> {
-        Ok(Self::new(env.kv(binding)?))
-    }
-
-    /// The store over a KV namespace.
-    pub fn new(kv: KvStore) -> Self {
-        KvSessionStore {
-            kv,
+        let kv = js_sys::Reflect::get(env, &JsValue::from_str(binding))
+            .ok()
+            .filter(|kv| kv.is_object())
+            .ok_or_else(|| {
+                worker::Error::RustError(format!(
+                    "KV binding {binding:?} is missing: add [[kv_namespaces]] with \
+                     binding = {binding:?} to wrangler.toml"
+                ))
+            })?;
+        Ok(KvSessionStore {
+            kv: kv.unchecked_into(),
             prefix: String::from(edge_session::store::DEFAULT_KEY_PREFIX),
-        }
+        })
     }
 
     /// Uses `prefix` for keys instead of `session:`.
@@ -79,26 +75,45 @@ impl KvSessionStore {
         self
     }
 
-    fn key(&self, id: &SessionId) -> String {
-        edge_session::store::record_key(&self.prefix, id)
+    fn key(&self, id: &SessionId) -> JsValue {
+        JsValue::from(edge_session::store::record_key(&self.prefix, id))
+    }
+
+    /// `kv.<method>(...args)`, awaited.
+    async fn call(&self, method: &str, args: &[&JsValue]) -> Result<JsValue, Error> {
+        let function: js_sys::Function = js_sys::Reflect::get(&self.kv, &JsValue::from_str(method))
+            .and_then(JsCast::dyn_into)
+            .map_err(|e| kv_error(&e))?;
+        let array: js_sys::Array = args.iter().copied().collect();
+        let promise: js_sys::Promise = function
+            .apply(&self.kv, &array)
+            .and_then(JsCast::dyn_into)
+            .map_err(|e| kv_error(&e))?;
+        JsFuture::from(promise).await.map_err(|e| kv_error(&e))
+    }
+
+    /// The record's text (`get` returns text by default), if any.
+    async fn get(&self, id: &SessionId) -> Result<Option<String>, Error> {
+        Ok(self.call("get", &[&self.key(id)]).await?.as_string())
     }
 
     async fn put(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<(), Error> {
         let json = edge_session::store::encode_record(record)?;
-        self.kv
-            .put(&self.key(id), json)
-            .map_err(kv_error)?
-            .expiration_ttl(ttl.max(KV_MIN_TTL))
-            .execute()
+        let options = js_sys::Object::new();
+        // TTLs are whole seconds, far below 2^53.
+        #[allow(clippy::cast_precision_loss)]
+        let ttl = JsValue::from_f64(ttl.max(KV_MIN_TTL) as f64);
+        js_sys::Reflect::set(&options, &JsValue::from_str("expirationTtl"), &ttl)
+            .map_err(|e| kv_error(&e))?;
+        self.call("put", &[&self.key(id), &JsValue::from(json), &options])
             .await
-            .map_err(kv_error)
+            .map(drop)
     }
 }
 
 impl SessionStore for KvSessionStore {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
-        let text = self.kv.get(&self.key(id)).text().await.map_err(kv_error)?;
-        match text {
+        match self.get(id).await? {
             None => Ok(None),
             // Undecodable: CorruptRecord, which the adapter logs.
             Some(text) => edge_session::store::decode_record(text.as_bytes()).map(Some),
@@ -113,14 +128,7 @@ impl SessionStore for KvSessionStore {
         record: &Record,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        if self
-            .kv
-            .get(&self.key(&id))
-            .text()
-            .await
-            .map_err(kv_error)?
-            .is_some()
-        {
+        if self.get(&id).await?.is_some() {
             return Ok(None);
         }
         self.put(&id, record, ttl).await?;
@@ -133,6 +141,6 @@ impl SessionStore for KvSessionStore {
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
-        self.kv.delete(&self.key(id)).await.map_err(kv_error)
+        self.call("delete", &[&self.key(id)]).await.map(drop)
     }
 }

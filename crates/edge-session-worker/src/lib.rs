@@ -45,6 +45,8 @@ mod any;
 mod durable;
 mod error;
 #[cfg(target_arch = "wasm32")]
+mod js;
+#[cfg(target_arch = "wasm32")]
 mod kv;
 mod store_errors;
 #[cfg(target_arch = "wasm32")]

@@ -3,7 +3,7 @@
 use edge_session::redis_wire;
 use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use serde_json::{Value, json};
-use worker::{Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Fetch};
 
 /// Sessions in Upstash Redis, spoken to over its REST API with `fetch`:
 /// `POST <url>` with a JSON command array (`["HGETALL","session:<id>"]`,
@@ -68,30 +68,33 @@ impl UpstashStore {
 
     /// POSTs `body` to `path` and returns the decoded JSON answer.
     async fn post(&self, path: &str, body: &Value) -> Result<Value, Error> {
-        let headers = Headers::new();
-        let set = |name: &str, value: &str| {
-            headers
-                .set(name, value)
-                .map_err(|e| Error::store_msg(format!("Upstash request headers: {e}")))
-        };
-        set("Authorization", &format!("Bearer {}", self.token))?;
-        set("Content-Type", "application/json")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(body.to_string().into()));
         let url = format!("{}{path}", self.url);
-        let request = Request::new_with_init(&url, &init)
-            .map_err(|e| Error::store_msg(format!("Upstash request to {url}: {e}")))?;
-        let mut response = Fetch::Request(request)
+        let authorization = format!("Bearer {}", self.token);
+        let request = crate::js::post(
+            &url,
+            &body.to_string(),
+            &[
+                ("Authorization", &authorization),
+                ("Content-Type", "application/json"),
+            ],
+        )
+        .map_err(|e| {
+            Error::store_msg(format!(
+                "Upstash request to {url}: {}",
+                crate::js::message(&e)
+            ))
+        })?;
+        let response = Fetch::Request(request)
             .send()
             .await
             .map_err(|e| Error::store_msg(format!("Upstash unreachable at {url}: {e}")))?;
         let status = response.status_code();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| Error::store_msg(format!("Upstash answer unreadable ({status}): {e}")))?;
+        let text = crate::js::text(response).await.map_err(|e| {
+            Error::store_msg(format!(
+                "Upstash answer unreadable ({status}): {}",
+                crate::js::message(&e)
+            ))
+        })?;
         let value: Option<Value> = serde_json::from_str(&text).ok();
         let upstash_error = value
             .as_ref()
