@@ -26,7 +26,7 @@ echo
 echo "| worker | .wasm raw | .wasm gzip -9 |"
 echo "|---|---|---|"
 echo "| bare workers-rs Router + KV + cookie + fetch (tests/bare-worker) | $(kb "$br") | $(kb "$bg") |"
-echo "| worker-demo: edge-session, KV + Upstash stores, 7 routes | $(kb "$dr") | $(kb "$dg") |"
+echo "| worker-demo: edge-session, Durable Objects + KV + Upstash stores, 7 routes | $(kb "$dr") | $(kb "$dg") |"
 echo "| **difference** | $(kb $((dr - br))) | **$(kb $((dg - bg)))** |"
 echo
 echo "Budget (DESIGN.md): +50 KB gzip -9 over the bare worker."

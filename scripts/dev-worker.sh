@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the worker demo locally: `npx wrangler dev` (workerd, local KV) with
+# Runs the worker demo locally: `npx wrangler dev` (workerd, local Durable Objects) with
 # Node 22, after installing what it needs (idempotent). Open
 # http://127.0.0.1:8787/setup_session. A SESSION_SECRET comes from .dev.vars
 # (created from .dev.vars.example with a random secret if missing).

@@ -106,13 +106,14 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     worker_kv_suite_and_records worker_upstash_suite_records_and_faults \
     upstash_emulator_matches_the_official_client sessions_cross_between_native_and_worker \
     worker_kv_in_chromium worker_kv_conformance_in_workerd worker_kv_race_rates \
+    worker_do_conformance_and_alarm_in_workerd worker_do_in_chromium worker_do_missing_binding_is_a_clear_503 \
     stores::trait_defaults_pass_the_contract_step_by_step \
     expiry::remember_me_makes_one_session_persistent_while_others_stay_browser_session \
     expiry::idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done
 # The HTTP behaviour suite (`route_tests!`): every case over every target.
-for target in in_process_memory in_process_redis process_memory process_redis worker_upstash; do
+for target in in_process_memory in_process_redis process_memory process_redis worker_upstash worker_do; do
     for case in flow bad_input login_cycles_id concurrency same_session_writes exact_increments no_races remember_me; do
         require_in_log "$NATIVE" "^test $target::$case \.\.\. ok"
     done

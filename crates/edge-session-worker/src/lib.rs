@@ -31,9 +31,12 @@
 //! }
 //! ```
 //!
-//! Stores: `KvSessionStore` (Workers KV) and `UpstashStore` (Upstash
-//! Redis over its REST API, the same records as the native `RedisStore`, so
-//! a worker and a native server share sessions through one Redis).
+//! Stores: `DurableObjectStore` (one Durable Object per session, strongly
+//! consistent; export its class with `session_durable_object!`),
+//! `KvSessionStore` (Workers KV, eventually consistent) and `UpstashStore`
+//! (Upstash Redis over its REST API, the same records as the native
+//! `RedisStore`, so a worker and a native server share sessions through one
+//! Redis); `AnyStore` picks one at run time.
 //!
 //! On targets other than `wasm32` this crate is empty.
 
