@@ -22,6 +22,12 @@ for arg in "$@"; do
     esac
 done
 command=(npx wrangler dev "${ip[@]}" "${port[@]}" "$@")
+# wrangler prints the values of [vars] when it starts: a secret there leaks.
+if awk '/^\[/ { in_vars = ($0 ~ /^\[vars\]/); next } in_vars && /^[[:space:]]*(SESSION_SECRET|SESSION_SECRET_PREVIOUS|UPSTASH_REDIS_REST_TOKEN)[[:space:]]*=/' wrangler.toml | grep -q .; then
+    echo "dev-worker: a secret is under [vars] in wrangler.toml, and wrangler prints vars." >&2
+    echo "Move it to .dev.vars (local) or set it with: npx wrangler secret put SESSION_SECRET" >&2
+    exit 1
+fi
 if [ "${DEV_WORKER_DRY_RUN:-0}" = 1 ]; then
     # Print the command only: nothing installed, no .dev.vars written.
     echo "${command[*]}"

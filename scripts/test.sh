@@ -107,6 +107,15 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     upstash_emulator_matches_the_official_client sessions_cross_between_native_and_worker \
     worker_kv_in_chromium worker_kv_conformance_in_workerd worker_kv_race_rates \
     worker_do_conformance_and_alarm_in_workerd worker_do_in_chromium worker_do_missing_binding_is_a_clear_503 \
+    worker_responses_with_the_session_cookie_are_not_cached secrets_stay_out_of_wranglers_output_and_debug \
+    responses_with_the_session_cookie_are_not_cached slow_clients_are_cut_off_and_connections_capped \
+    redis_url_password_stays_out_of_errors_and_debug a_rate_limited_refresh_serves_the_read_and_the_next_request_retries \
+    redis_frozen_and_restarted_mid_load_lose_nothing_acknowledged worker_upstash_slow_and_failing_lose_nothing_acknowledged \
+    hardening::ids_not_of_the_generated_shape_never_reach_a_server_side_store \
+    hardening::junk_cookies_do_not_use_up_the_candidate_budget hardening::a_dropped_call_keeps_the_session_for_a_later_clear \
+    hardening::a_failed_refresh_serves_the_read_and_a_later_request_retries \
+    hardening::a_response_with_the_session_cookie_is_not_stored_by_caches \
+    hardening::the_memory_store_is_bounded_and_evicts_the_soonest_to_expire hardening::debug_output_never_holds_secrets_or_ids \
     stores::trait_defaults_pass_the_contract_step_by_step \
     expiry::remember_me_makes_one_session_persistent_while_others_stay_browser_session \
     expiry::idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config; do
@@ -170,6 +179,22 @@ fuzz() {
 }
 suite "fuzz: cookie parsing + verification (${FUZZ_SECONDS} s, no sanitizer)" fuzz
 require_in_log "fuzz: cookie parsing + verification (${FUZZ_SECONDS} s, no sanitizer)" '^Done [0-9]+ runs'
+
+fuzz_http() {
+    local corpus
+    corpus="$(mktemp -d "$LOG_DIR/corpus-http.XXXXXX")"
+    cd crates/edge-session/fuzz &&
+        cargo fuzz run -s none http_layer "$corpus" seeds/http_layer -- \
+            -max_total_time="$FUZZ_SECONDS" -print_final_stats=1
+}
+suite "fuzz: the HTTP path through the tower layer (${FUZZ_SECONDS} s, no sanitizer)" fuzz_http
+require_in_log "fuzz: the HTTP path through the tower layer (${FUZZ_SECONDS} s, no sanitizer)" '^Done [0-9]+ runs'
+
+# A minute of mixed traffic against the native demo over Redis: no error,
+# memory flat after warm-up, Redis keys bounded by the TTL (the ten-minute
+# run is `bash scripts/soak.sh`; its figures are in docs/benchmarks.md).
+suite "soak: 60 s of mixed traffic, native demo over Redis" env SOAK_PROFILE=debug bash scripts/soak.sh 60
+require_in_log "soak: 60 s of mixed traffic, native demo over Redis" ' 0 not 200; '
 
 # ---------------------------------------------------------------- summary
 say "summary"

@@ -13,7 +13,13 @@
 //!   key for this process, with a warning: sessions end with it);
 //! * `COOKIE_SECURE=false`: drop the `Secure` attribute (plain-HTTP testing on
 //!   a host other than localhost; browsers accept `Secure` cookies from
-//!   `http://127.0.0.1` and `http://localhost`).
+//!   `http://127.0.0.1` and `http://localhost`);
+//! * `SESSION_TTL_SECS`: sessions expire after this many seconds of
+//!   inactivity (default 14 days);
+//! * `HEADER_READ_TIMEOUT_SECS` (default 10): a connection that has not sent
+//!   a request's headers within this time is closed (slow clients);
+//! * `MAX_CONNECTIONS` (default 1024): connections served at once; more wait
+//!   in the listen backlog until one closes.
 //!
 //! The routes are in the library (`native_demo::app`), shared with the
 //! in-process end-to-end suite.
@@ -23,18 +29,21 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use edge_session_tower::RedisStore;
-use edge_session_tower::edge_session::{Key, MemoryStore, SessionConfig, SessionStore};
+use edge_session_tower::edge_session::{Expiry, Key, MemoryStore, SessionConfig, SessionStore};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use native_demo::Body;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::util::BoxCloneSyncService;
 use tower::{Service, ServiceExt};
 
@@ -88,7 +97,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let secure = std::env::var("COOKIE_SECURE").map_or(true, |v| v != "false");
-    let config = SessionConfig::new(key).with_secure(secure);
+    let mut config = SessionConfig::new(key).with_secure(secure);
+    if std::env::var("SESSION_TTL_SECS").is_ok() {
+        config = config.with_expiry(Expiry::OnInactivity(env_number("SESSION_TTL_SECS", 1)?));
+    }
 
     match std::env::var("REDIS_URL") {
         Ok(url) => {
@@ -96,6 +108,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             serve(addr, store, config, "redis").await
         }
         Err(_) => serve(addr, MemoryStore::new(), config, "memory").await,
+    }
+}
+
+/// A positive integer setting from the environment, or `default`.
+fn env_number(name: &str, default: u64) -> Result<u64, String> {
+    match std::env::var(name) {
+        Err(_) => Ok(default),
+        Ok(v) => v
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| format!("{name} must be a positive integer, not {v:?}")),
     }
 }
 
@@ -108,6 +132,8 @@ async fn serve<S>(
 where
     S: SessionStore + Send + Sync + 'static,
 {
+    let header_timeout = Duration::from_secs(env_number("HEADER_READ_TIMEOUT_SECS", 10)?);
+    let max_connections = usize::try_from(env_number("MAX_CONNECTIONS", 1024)?)?;
     let app = BoxCloneSyncService::new(native_demo::app::<_, Incoming>(store, config)?);
     let listener = TcpListener::bind(addr).await?;
     println!(
@@ -116,9 +142,24 @@ where
     );
 
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Slow clients: HTTP/1 request headers must arrive within the timeout
+    // (hyper's own timer), and a connection must start its first request
+    // within it too (below: that also covers the protocol detection, which
+    // has no timer of its own).
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let slots = Arc::new(Semaphore::new(max_connections));
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
+        // At most `max_connections` at once: wait for a free slot before
+        // accepting (the rest wait in the kernel's backlog).
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot?,
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = match accepted {
@@ -130,14 +171,28 @@ where
                     }
                 };
                 let app = app.clone();
+                let started = Arc::new(AtomicBool::new(false));
+                let seen = started.clone();
                 let logged = tower::service_fn(move |req: Request<Incoming>| {
+                    seen.store(true, Ordering::Relaxed);
                     let app = app.clone();
                     async move { log_request(app, req).await }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(logged));
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    let _slot = slot;
+                    let first_request_late = async {
+                        tokio::time::sleep(header_timeout).await;
+                        if started.load(Ordering::Relaxed) {
+                            std::future::pending::<()>().await;
+                        }
+                    };
+                    // Dropping the connection closes it.
+                    tokio::select! {
+                        _ = conn => {}
+                        () = first_request_late => {}
+                    }
                 });
             }
             () = &mut shutdown => break,

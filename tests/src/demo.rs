@@ -24,6 +24,8 @@ pub struct DemoOptions {
     pub redis_url: Option<String>,
     /// `SESSION_SECRET`; `None` leaves it unset (ephemeral key).
     pub secret: Option<Vec<u8>>,
+    /// Other environment variables (`HEADER_READ_TIMEOUT_SECS`...).
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl DemoOptions {
@@ -32,6 +34,7 @@ impl DemoOptions {
         DemoOptions {
             redis_url: None,
             secret: Some(SECRET.to_vec()),
+            env: Vec::new(),
         }
     }
 
@@ -40,6 +43,7 @@ impl DemoOptions {
         DemoOptions {
             redis_url: Some(url),
             secret: Some(SECRET.to_vec()),
+            env: Vec::new(),
         }
     }
 }
@@ -61,6 +65,12 @@ pub fn demo_command(options: &DemoOptions, port: u16, logs: &TempDir) -> Command
     }
     if let Some(secret) = &options.secret {
         cmd.env("SESSION_SECRET", String::from_utf8(secret.clone()).unwrap());
+    }
+    cmd.env_remove("HEADER_READ_TIMEOUT_SECS")
+        .env_remove("SESSION_TTL_SECS")
+        .env_remove("MAX_CONNECTIONS");
+    for (name, value) in &options.env {
+        cmd.env(name, value);
     }
     cmd
 }

@@ -85,6 +85,25 @@ impl UpstashEmulator {
         }
     }
 
+    /// Injects faults: a delay of `delay_ms` before every answer, and (with
+    /// `fail`) 503 to everything; `(0, false)` heals it.
+    pub fn set_faults(&self, delay_ms: u64, fail: bool) {
+        use std::io::{Read, Write};
+        let body = serde_json::json!({"delay_ms": delay_ms, "fail": fail}).to_string();
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "POST /__faults HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.token,
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
     /// Starts it again on the same port.
     pub fn restart(&mut self) {
         self.stop();
@@ -174,6 +193,13 @@ pub struct WranglerDev {
     proc: Proc,
 }
 
+/// The settings that are secrets: given as `.dev.vars`, never `[vars]`.
+const SECRETS: [&str; 3] = [
+    "SESSION_SECRET",
+    "SESSION_SECRET_PREVIOUS",
+    "UPSTASH_REDIS_REST_TOKEN",
+];
+
 fn toml_string(s: &str) -> String {
     // A JSON string is a valid TOML basic string.
     serde_json::Value::String(s.to_string()).to_string()
@@ -203,11 +229,20 @@ impl WranglerDev {
                  [[migrations]]\ntag = \"v1\"\nnew_sqlite_classes = [\"SessionObject\"]\n\n",
             );
         }
+        // Secrets go to .dev.vars (secret bindings), the rest to [vars]:
+        // wrangler prints the values of vars when it starts.
         config.push_str("[vars]\n");
+        let mut dev_vars = String::new();
         for (k, v) in &options.vars {
-            config.push_str(&format!("{k} = {}\n", toml_string(v)));
+            if SECRETS.contains(&k.as_str()) {
+                // dotenv syntax; the values the tests use are plain text.
+                dev_vars.push_str(&format!("{k}={}\n", toml_string(v)));
+            } else {
+                config.push_str(&format!("{k} = {}\n", toml_string(v)));
+            }
         }
         std::fs::write(dir.path().join("wrangler.toml"), config).unwrap();
+        std::fs::write(dir.path().join(".dev.vars"), dev_vars).unwrap();
         let port = free_port();
         let mut cmd = Command::new(node22());
         cmd.arg(wrangler_js())

@@ -237,3 +237,20 @@ async fn redis_cluster_store_conformance() {
         assert_eq!(store.load(id).await.unwrap(), Some(record(json!({"i": i}))));
     }
 }
+
+/// A Redis URL's password never reaches an error message or `Debug`.
+#[tokio::test]
+async fn redis_url_password_stays_out_of_errors_and_debug() {
+    let port = e2e::procs::free_port();
+    let url = format!("redis://:hunter2-must-not-leak@127.0.0.1:{port}/");
+    match RedisStore::connect(&url).await {
+        Ok(store) => {
+            let shown = format!("{store:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        Err(e) => {
+            let shown = format!("{e} / {e:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+    }
+}

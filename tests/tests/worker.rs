@@ -77,6 +77,31 @@ mod worker_upstash {
 
 // ---------------------------------------------------------------- Durable Objects
 
+/// A response carrying the session's `Set-Cookie` is not for caches
+/// (`Cache-Control: no-store`); one without it gets no header from us.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_responses_with_the_session_cookie_are_not_cached() {
+    let fixture = durable_object().await;
+    let t = &fixture.target;
+    let r = t.client.get("/setup_session", None).await;
+    assert_eq!(r.status, 200);
+    let cookie = r.set_cookie_for("session").expect("a cookie").pair();
+    let cc = |r: &e2e::http::Reply| {
+        r.headers
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_string())
+    };
+    assert_eq!(cc(&r).as_deref(), Some("no-store"));
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert!(r.set_cookies().is_empty());
+    assert_eq!(cc(&r), None);
+    let r = t
+        .client
+        .get("/clear_session", Some(cookie.as_bytes()))
+        .await;
+    assert_eq!(cc(&r).as_deref(), Some("no-store"));
+}
+
 /// The store contract, the step-by-step interleavings, 100 concurrent
 /// increments (exact) and expiry inside workerd; then the alarm: a record
 /// with a 1 s TTL leaves its object's storage empty (no key, no alarm).
@@ -243,14 +268,63 @@ async fn worker_with_a_short_secret_says_so() {
     options.vars.retain(|(k, _)| k != "SESSION_SECRET");
     options
         .vars
-        .push(("SESSION_SECRET".into(), "too short".into()));
+        .push(("SESSION_SECRET".into(), "short-secret-xyz".into()));
     let dev = WranglerDev::start(&options);
     let r = dev.client().get("/view_session", None).await;
     assert_eq!(r.status, 500);
+    // The page says nothing about the secret, not even its length.
+    assert_eq!(
+        r.text(),
+        "session configuration error; see the worker's log\n"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !dev.logs().contains("at least 32") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let logs = dev.logs();
     assert!(
-        r.text().contains("9 bytes") && r.text().contains("at least 32"),
-        "{}",
-        r.text()
+        logs.contains("too short") && logs.contains("at least 32"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("16 bytes"),
+        "the log must not give the length:\n{logs}"
+    );
+    // Secrets go to .dev.vars, never [vars]: wrangler prints var values.
+    assert!(
+        !logs.contains("short-secret"),
+        "wrangler printed the secret:\n{logs}"
+    );
+}
+
+/// Every secret the tests give a worker (the session secret, the Upstash
+/// token) is a secret binding, never a printed var; and the worker crate's
+/// types that hold a secret keep it out of `Debug`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_stay_out_of_wranglers_output_and_debug() {
+    let redis = RedisServer::start();
+    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let dev = WranglerDev::start(&WorkerOptions {
+        worker: "tests/conformance-worker",
+        ..WorkerOptions::upstash(&emulator.url(), TOKEN)
+    });
+    let r = dev.client().get("/debug", None).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("UpstashStore") && text.contains("<redacted>"),
+        "{text}"
+    );
+    assert!(!text.contains("must-not-leak"), "a token in Debug: {text}");
+    let logs = dev.logs();
+    let secret = String::from_utf8(e2e::SECRET.to_vec()).unwrap();
+    assert!(
+        !logs.contains(&secret[..12]),
+        "wrangler printed SESSION_SECRET:\n{logs}"
+    );
+    assert!(
+        !logs.contains(TOKEN),
+        "wrangler printed the Upstash token:\n{logs}"
     );
 }
 
@@ -468,6 +542,54 @@ async fn worker_kv_race_rates() {
         "more increments than requests"
     );
     assert_eq!(races.trials, 40);
+}
+
+/// The Upstash emulator answering slowly, then with 503s, then healed:
+/// slow answers are slow but correct; failures are the documented 503 with
+/// nothing changed; the same worker recovers and nothing acknowledged is
+/// lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_upstash_slow_and_failing_lose_nothing_acknowledged() {
+    let redis = RedisServer::start();
+    let emulator = UpstashEmulator::start(&redis.url(), TOKEN);
+    let dev = WranglerDev::start(&WorkerOptions::upstash(&emulator.url(), TOKEN));
+    let t = target(&dev);
+    let (cookie, _) = suite::setup(&t, Some("precious")).await;
+    for _ in 0..3 {
+        let r = t.client.get("/incr?key=n", Some(cookie.as_bytes())).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    // Slow: every Upstash answer 1.5 s late.
+    emulator.set_faults(1500, false);
+    let started = Instant::now();
+    let r = t.client.get("/incr?key=n", Some(cookie.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.session(), json!({"data": "precious", "n": 4}));
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    // Failing: 503 from Upstash.
+    emulator.set_faults(0, true);
+    for path in ["/view_session", "/incr?key=n", "/clear_session"] {
+        let r = t.client.get(path, Some(cookie.as_bytes())).await;
+        assert_eq!(r.status, 503, "{path}: {}", r.text());
+        assert_eq!(r.text(), edge_session::adapter::UNAVAILABLE_BODY);
+        assert!(r.set_cookies().is_empty(), "{path}");
+    }
+    assert_eq!(t.client.get("/setup_session", None).await.status, 503);
+    // Healed: the same worker answers, the data as acknowledged.
+    emulator.set_faults(0, false);
+    let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.session(), json!({"data": "precious", "n": 4}));
+    // wrangler relays the worker's console a little later.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dev.logs().contains("Upstash error (503)") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        dev.logs().contains("Upstash error (503)"),
+        "the log says why:\n{}",
+        dev.logs()
+    );
 }
 
 // ---------------------------------------------------------------- both runtimes, one Redis

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use edge_session::adapter::{ErrorResponse, LogLevel, Outcome, SessionManager};
 use edge_session::{Error, SessionConfig, SessionStore};
-use http::header::{COOKIE, HeaderName, SET_COOKIE};
+use http::header::{CACHE_CONTROL, COOKIE, HeaderName, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
 use tower_layer::Layer;
 use tower_service::Service;
@@ -170,6 +170,13 @@ fn respond<B: From<&'static str>>(outcome: Outcome, mut response: Response<B>) -
             LogLevel::Warn => tracing::warn!("{}", line.message),
             _ => tracing::error!("{}", line.message),
         }
+    }
+    if let Some(cache_control) = outcome.cache_control() {
+        // The handler's own Cache-Control stands.
+        response
+            .headers_mut()
+            .entry(CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static(cache_control));
     }
     match outcome {
         Outcome::Error(error) => error_response(&error),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::{CACHE_CONTROL, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -205,4 +205,76 @@ fn layer_refuses_attribute_injection_through_its_config() {
             "{err}"
         );
     }
+}
+
+async fn cached(session: Session) -> Result<impl IntoResponse, SessionError> {
+    session.insert("n", 1).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(CACHE_CONTROL, "private, max-age=60".parse().unwrap());
+    Ok((headers, "the handler's own Cache-Control"))
+}
+
+/// `Cache-Control: no-store` on every response that carries the session's
+/// `Set-Cookie` (so no shared cache hands one user's cookie to another),
+/// the handler's own `Cache-Control` kept, nothing added without a cookie,
+/// and none when switched off.
+#[tokio::test]
+async fn responses_with_the_session_cookie_are_not_cached() {
+    let store: Store = Arc::new(CountingStore::new(MemoryStore::new()));
+    let app = app(store.clone());
+    let get_cc = |app: Router, path: &'static str, cookie: Option<String>| async move {
+        let mut req = Request::get(path);
+        if let Some(c) = cookie {
+            req = req.header(COOKIE, c);
+        }
+        let res = app
+            .oneshot(req.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let cc = res
+            .headers()
+            .get(CACHE_CONTROL)
+            .map(|v| v.to_str().unwrap().to_string());
+        let set: Vec<String> = res
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        (cc, set)
+    };
+    let (cc, set) = get_cc(app.clone(), "/setup_session", None).await;
+    assert_eq!(cc.as_deref(), Some("no-store"), "{set:?}");
+    let cookie = session_pair(&set);
+    // A view that changes nothing: no cookie, no header.
+    let (cc, set) = get_cc(app.clone(), "/view_session", Some(cookie.clone())).await;
+    assert!(set.is_empty());
+    assert_eq!(cc, None);
+    // Logout removes the cookie: also not cacheable.
+    let (cc, _) = get_cc(app.clone(), "/clear_session", Some(cookie)).await;
+    assert_eq!(cc.as_deref(), Some("no-store"));
+    // The handler's own Cache-Control stands.
+    let with_cached = Router::new().route("/cached", get(cached)).layer(
+        SessionLayer::try_new(
+            MemoryStore::new(),
+            SessionConfig::from_secret(&[7; 32]).unwrap(),
+        )
+        .unwrap(),
+    );
+    let (cc, set) = get_cc(with_cached, "/cached", None).await;
+    assert!(!set.is_empty());
+    assert_eq!(cc.as_deref(), Some("private, max-age=60"));
+    // Switched off in the config.
+    let off = Router::new().route("/setup_session", get(setup)).layer(
+        SessionLayer::try_new(
+            MemoryStore::new(),
+            SessionConfig::from_secret(&[7; 32])
+                .unwrap()
+                .with_no_store_on_set_cookie(false),
+        )
+        .unwrap(),
+    );
+    let (cc, set) = get_cc(off, "/setup_session", None).await;
+    assert!(!set.is_empty());
+    assert_eq!(cc, None);
 }

@@ -158,6 +158,13 @@ impl<S: SessionStore + 'static> Sessions<S> {
                 if let Some(set_cookie) = outcome.set_cookie() {
                     append_set_cookie(&mut response, set_cookie)?;
                 }
+                if let Some(cache_control) = outcome.cache_control() {
+                    // The handler's own Cache-Control stands.
+                    let headers = response.headers_mut();
+                    if !headers.has("Cache-Control")? {
+                        headers.set("Cache-Control", cache_control)?;
+                    }
+                }
                 Ok(response)
             }
         }

@@ -72,7 +72,7 @@ impl fmt::Display for KvStoreError {
 impl std::error::Error for KvStoreError {}
 
 /// A failed call to a session's Durable Object
-/// ([`DurableObjectStore`](crate::DurableObjectStore)): the runtime's fetch
+/// (`DurableObjectStore`, on wasm32): the runtime's fetch
 /// failing (the object unreachable, overloaded, reset), or the object
 /// answering an error status (its storage failing).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -21,11 +21,23 @@ use worker::{Env, Fetch};
 /// Errors: a refused token (HTTP 401), a bad request (400), `{"error": ...}`
 /// answers and network failures are [`Error::Store`] with what Upstash said;
 /// the adapter answers 503. Nothing here panics on a malformed answer.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows the URL and the key prefix, never the token.
+#[derive(Clone)]
 pub struct UpstashStore {
     url: String,
     token: String,
     prefix: String,
+}
+
+impl core::fmt::Debug for UpstashStore {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UpstashStore")
+            .field("url", &self.url)
+            .field("token", &"<redacted>")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
 }
 
 impl UpstashStore {

@@ -131,6 +131,7 @@ pub struct SessionConfig {
     pub(crate) expiry: Expiry,
     pub(crate) refresh_threshold: Option<u64>,
     pub(crate) rng: RandomSource,
+    pub(crate) no_store: bool,
 }
 
 impl SessionConfig {
@@ -142,6 +143,7 @@ impl SessionConfig {
             expiry: Expiry::default(),
             refresh_threshold: None,
             rng: default_rng,
+            no_store: true,
         }
     }
 
@@ -187,6 +189,17 @@ impl SessionConfig {
     #[must_use]
     pub fn with_secure(mut self, secure: bool) -> Self {
         self.cookie.secure = secure;
+        self
+    }
+
+    /// Whether a response that carries the session's `Set-Cookie` also gets
+    /// `Cache-Control: no-store` when the handler set no `Cache-Control` of
+    /// its own (default `true`), so that no shared cache stores one user's
+    /// cookie and hands it to another. A handler's own `Cache-Control`
+    /// always stands.
+    #[must_use]
+    pub fn with_no_store_on_set_cookie(mut self, no_store: bool) -> Self {
+        self.no_store = no_store;
         self
     }
 

@@ -39,10 +39,15 @@ pub enum Action {
     /// written, the request's changes were dropped, and the cookie is
     /// removed. Adapters log it.
     Gone,
+    /// A read-only request's sliding refresh failed in the store (KV's one
+    /// write per second per key, a Redis timeout): the request was served
+    /// without it, the cookie left as it was, and a later request retries.
+    /// Adapters log it ([`Commit::refresh_error`]).
+    RefreshFailed,
 }
 
 /// The result of [`Lifecycle::commit`]: what to add to the response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Commit {
     /// A `Set-Cookie` header value to **append** to the response (never
     /// replace other `Set-Cookie` headers), or `None`.
@@ -52,6 +57,8 @@ pub struct Commit {
     /// The store held a record for the cookie's id that did not decode; it
     /// was treated as missing. Adapters log this.
     pub corrupt_record: bool,
+    /// Why the refresh failed ([`Action::RefreshFailed`]).
+    pub refresh_error: Option<crate::error::StoreError>,
 }
 
 impl Commit {
@@ -60,6 +67,7 @@ impl Commit {
             set_cookie,
             action,
             corrupt_record,
+            refresh_error: None,
         }
     }
 }
@@ -118,7 +126,14 @@ impl Lifecycle {
     /// them: HTTP/2 may split cookies over several headers). The first
     /// cookie with the configured name that verifies and has not expired
     /// wins; anything else is ignored and the session starts empty. Costs
-    /// one HMAC per candidate cookie, at most [`MAX_COOKIE_CANDIDATES`].
+    /// one HMAC per well-formed candidate cookie, at most
+    /// [`MAX_COOKIE_CANDIDATES`]; values that are not even shaped like a
+    /// session cookie (`session=x`, planted by a sibling subdomain) are
+    /// skipped without counting, so they cannot hide the real one.
+    ///
+    /// Any id a valid cookie carries is accepted here; a server-side store
+    /// should only see ids of the shape the core generates: use
+    /// [`Lifecycle::start_for`] (the adapters do).
     pub fn start<'a>(
         config: &SessionConfig,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
@@ -128,6 +143,7 @@ impl Lifecycle {
         let incoming = cookie_headers
             .into_iter()
             .flat_map(|header| cookie_values(header, name))
+            .filter(|value| format::is_well_formed(value))
             .take(MAX_COOKIE_CANDIDATES)
             .find_map(|value| format::verify(&config.keys, name, value, now));
         Lifecycle {
@@ -136,6 +152,29 @@ impl Lifecycle {
             found: false,
             corrupt: false,
         }
+    }
+
+    /// [`Lifecycle::start`] for store `S`: a server-side store
+    /// ([`SessionStore::SERVER_SIDE`]) only ever sees ids of the shape the
+    /// core generates ([`SessionId::is_generated`]); a validly signed
+    /// cookie with any other id (a 4000-character id from an app sharing
+    /// the key with a cookie store) is a missing session, with no store
+    /// call. The cookie store's ids are its data and pass as they are.
+    pub fn start_for<'a, S: SessionStore>(
+        config: &SessionConfig,
+        cookie_headers: impl IntoIterator<Item = &'a [u8]>,
+        now: u64,
+    ) -> Self {
+        let mut lifecycle = Self::start(config, cookie_headers, now);
+        if S::SERVER_SIDE
+            && lifecycle
+                .incoming
+                .as_ref()
+                .is_some_and(|c| !c.id.is_generated())
+        {
+            lifecycle.incoming = None;
+        }
+        lifecycle
     }
 
     /// True if the request carried a valid, unexpired session cookie.
@@ -423,16 +462,23 @@ async fn refresh<S: SessionStore>(
     now: u64,
     corrupt: bool,
 ) -> Result<Commit> {
-    match store.touch(id, plan.ttl(now)).await? {
-        Some(id) => {
+    match store.touch(id, plan.ttl(now)).await {
+        Ok(Some(id)) => {
             let set_cookie = issue(config, &id, plan, now)?;
             Ok(Commit::new(Some(set_cookie), Action::Refreshed, corrupt))
         }
-        None => Ok(Commit::new(
+        Ok(None) => Ok(Commit::new(
             Some(config.cookie.removal()),
             Action::Gone,
             corrupt,
         )),
+        // The request only read: serve it without the refresh. The cookie
+        // stays as it was, so the next request is still due and retries.
+        Err(Error::Store(cause)) => Ok(Commit {
+            refresh_error: Some(cause),
+            ..Commit::new(None, Action::RefreshFailed, corrupt)
+        }),
+        Err(e) => Err(e),
     }
 }
 

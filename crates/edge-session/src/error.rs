@@ -108,9 +108,11 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::KeyTooShort { len } => write!(
+            // Not the length: a misconfigured secret's length is still a
+            // hint about the secret, and messages reach logs and pages.
+            Error::KeyTooShort { .. } => write!(
                 f,
-                "session key is {len} bytes; at least {} are required (generate one with `openssl rand -base64 48`)",
+                "session key is too short: at least {} bytes are required (generate one with `openssl rand -base64 48`)",
                 crate::MIN_KEY_LEN
             ),
             Error::NoKeys => f.write_str("the session key ring is empty; give it at least one key"),

@@ -158,10 +158,19 @@ fn write_signed(
     URL_SAFE_NO_PAD.encode_string(tag, out);
 }
 
-/// Checks a cookie value sent for cookie `name`: its structure, its tag
-/// against every key of the ring (constant-time), and that it has not
-/// expired at `now`. Returns `None` for anything else, without saying why.
-pub fn verify(keys: &KeyRing, name: &str, value: &[u8], now: u64) -> Option<VerifiedCookie> {
+/// A cookie value that passed the structural checks (not yet the tag).
+struct Parsed<'a> {
+    signed: &'a [u8],
+    tag: [u8; 32],
+    id: &'a [u8],
+    expires: u64,
+    deadline: Option<u64>,
+    mode: SessionExpiry,
+}
+
+/// The structural checks, no HMAC: a version, a valid id, canonical
+/// numbers, a tag of the right length.
+fn parse(value: &[u8]) -> Option<Parsed<'_>> {
     if value.len() > MAX_COOKIE_SIZE {
         return None;
     }
@@ -196,18 +205,41 @@ pub fn verify(keys: &KeyRing, name: &str, value: &[u8], now: u64) -> Option<Veri
     if fields.next().is_some() {
         return None;
     }
-    if !keys.verify(&[name.as_bytes(), b"=", signed], &tag) {
-        return None;
-    }
-    if expires <= now || deadline.is_some_and(|d| d <= now) {
-        return None;
-    }
-    let id = SessionId::from_checked(id)?;
-    Some(VerifiedCookie {
+    Some(Parsed {
+        signed,
+        tag,
         id,
         expires,
         deadline,
         mode,
+    })
+}
+
+/// True if `value` has the structure of a session cookie value (version,
+/// id, numbers, tag length), without checking the tag: the cheap filter
+/// that keeps junk (`session=x`) from using up the per-request budget of
+/// candidates that get an HMAC.
+pub fn is_well_formed(value: &[u8]) -> bool {
+    parse(value).is_some()
+}
+
+/// Checks a cookie value sent for cookie `name`: its structure, its tag
+/// against every key of the ring (constant-time), and that it has not
+/// expired at `now`. Returns `None` for anything else, without saying why.
+pub fn verify(keys: &KeyRing, name: &str, value: &[u8], now: u64) -> Option<VerifiedCookie> {
+    let parsed = parse(value)?;
+    if !keys.verify(&[name.as_bytes(), b"=", parsed.signed], &parsed.tag) {
+        return None;
+    }
+    if parsed.expires <= now || parsed.deadline.is_some_and(|d| d <= now) {
+        return None;
+    }
+    let id = SessionId::from_checked(parsed.id)?;
+    Some(VerifiedCookie {
+        id,
+        expires: parsed.expires,
+        deadline: parsed.deadline,
+        mode: parsed.mode,
     })
 }
 

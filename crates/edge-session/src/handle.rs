@@ -135,20 +135,37 @@ impl<E> Session<E> {
 
     async fn with_core<R>(&self, f: impl FnOnce(&mut SessionData) -> R) -> Result<R> {
         let _turn = self.shared.gate.acquire().await;
-        let mut lifecycle = self.slot().take().ok_or(Error::Finished)?;
-        if !lifecycle.is_loaded() {
-            let loaded = self.shared.loader.load(&mut lifecycle).await;
-            if let Err(e) = loaded {
-                if let Some(shared) = e.share_store() {
-                    *self.shared.load_error() = Some(shared);
-                }
-                *self.slot() = Some(lifecycle);
-                return Err(e);
+        // Held out of the slot while the store is read; put back when this
+        // call ends, also if it is dropped mid-load (a timeout, `select!`):
+        // a later `clear()` must still find the session.
+        let mut held = Held {
+            slot: &self.shared.lifecycle,
+            lifecycle: Some(self.slot().take().ok_or(Error::Finished)?),
+        };
+        let lifecycle = held.lifecycle.as_mut().ok_or(Error::Finished)?;
+        if !lifecycle.is_loaded()
+            && let Err(e) = self.shared.loader.load(lifecycle).await
+        {
+            if let Some(shared) = e.share_store() {
+                *self.shared.load_error() = Some(shared);
             }
+            return Err(e);
         }
-        let out = lifecycle.loaded_mut().map(f);
-        *self.slot() = Some(lifecycle);
-        out.ok_or(Error::Finished)
+        lifecycle.loaded_mut().map(f).ok_or(Error::Finished)
+    }
+}
+
+/// A lifecycle taken out of the session's slot, put back on drop.
+struct Held<'a> {
+    slot: &'a Mutex<Option<Lifecycle>>,
+    lifecycle: Option<Lifecycle>,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(lifecycle) = self.lifecycle.take() {
+            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(lifecycle);
+        }
     }
 }
 
@@ -394,8 +411,11 @@ impl<S> SessionManager<S> {
         &self,
         cookie_headers: impl IntoIterator<Item = &'a [u8]>,
         now: u64,
-    ) -> Pending<S> {
-        let lifecycle = Lifecycle::start(&self.inner.config, cookie_headers, now);
+    ) -> Pending<S>
+    where
+        S: SessionStore,
+    {
+        let lifecycle = Lifecycle::start_for::<S>(&self.inner.config, cookie_headers, now);
         Pending {
             session: Session::new(lifecycle, self.inner.loader.clone()),
             manager: self.clone(),
@@ -448,6 +468,8 @@ impl<S: SessionStore> Pending<S> {
             set_cookie: None,
             action: Action::None,
             corrupt_record: false,
+            refresh_error: None,
+            cache_control: None,
         };
         let Some(lifecycle) = lifecycle else {
             return untouched;
@@ -457,9 +479,12 @@ impl<S: SessionStore> Pending<S> {
         }
         match lifecycle.commit(&inner.config, &*inner.store, now).await {
             Ok(commit) => Outcome::Respond {
+                cache_control: (commit.set_cookie.is_some() && inner.config.no_store)
+                    .then_some("no-store"),
                 set_cookie: commit.set_cookie,
                 action: commit.action,
                 corrupt_record: commit.corrupt_record,
+                refresh_error: commit.refresh_error,
             },
             Err(e) => Outcome::Error(ErrorResponse::new(e)),
         }
@@ -480,6 +505,13 @@ pub enum Outcome {
         action: Action,
         /// A store record did not decode and was treated as missing.
         corrupt_record: bool,
+        /// Why a read-only request's refresh failed ([`Action::RefreshFailed`]):
+        /// the request is served without it.
+        refresh_error: Option<crate::error::StoreError>,
+        /// A `Cache-Control` value to set **if the response has none**
+        /// (`no-store` when `set_cookie` is there; see
+        /// [`SessionConfig::with_no_store_on_set_cookie`](crate::SessionConfig::with_no_store_on_set_cookie)).
+        cache_control: Option<&'static str>,
     },
     /// Replace the handler's response with this error response.
     Error(ErrorResponse),
@@ -494,6 +526,15 @@ impl Outcome {
         }
     }
 
+    /// The `Cache-Control` value to set if the handler's response has no
+    /// `Cache-Control` of its own.
+    pub fn cache_control(&self) -> Option<&'static str> {
+        match self {
+            Outcome::Respond { cache_control, .. } => *cache_control,
+            Outcome::Error(_) => None,
+        }
+    }
+
     /// What the adapter should log for this request, in order.
     pub fn log_lines(&self) -> Vec<LogLine> {
         let mut lines = Vec::new();
@@ -501,8 +542,17 @@ impl Outcome {
             Outcome::Respond {
                 action,
                 corrupt_record,
+                refresh_error,
                 ..
             } => {
+                if let Some(cause) = refresh_error {
+                    lines.push(LogLine {
+                        level: LogLevel::Warn,
+                        message: alloc::format!(
+                            "session refresh failed (the request was served without it; a later request retries): {cause}"
+                        ),
+                    });
+                }
                 if *corrupt_record {
                     lines.push(LogLine {
                         level: LogLevel::Warn,

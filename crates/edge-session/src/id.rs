@@ -11,6 +11,9 @@ use crate::error::{Error, Result};
 /// Random bytes in a generated session id (128 bits).
 pub const ID_BYTES: usize = 16;
 
+/// Characters in a generated id: [`ID_BYTES`] in base64url, no padding.
+pub const GENERATED_LEN: usize = (ID_BYTES * 8).div_ceil(6);
+
 /// The longest id accepted from a cookie or a store, in characters.
 pub const MAX_ID_LEN: usize = 4096;
 
@@ -38,6 +41,12 @@ impl SessionId {
         let mut bytes = [0u8; ID_BYTES];
         rng(&mut bytes)?;
         Ok(SessionId(URL_SAFE_NO_PAD.encode(bytes)))
+    }
+
+    /// True if the id has the shape of a generated one: 22 base64url
+    /// characters (128 bits). Server-side stores see no other.
+    pub fn is_generated(&self) -> bool {
+        self.0.len() == GENERATED_LEN
     }
 
     /// Checks and wraps an id read from a cookie, a store or a test.

@@ -2,6 +2,7 @@
 
 extern crate std;
 
+use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -20,7 +21,14 @@ type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 ///
 /// For development, tests and single-process servers: sessions are lost on
 /// restart and not shared between processes. Clones share the same map.
-/// Expired records are never returned and are swept as the map grows.
+///
+/// Bounded: at most [`DEFAULT_MAX_ENTRIES`] records unless
+/// [`MemoryStore::with_max_entries`] says otherwise. Expired records are
+/// never returned and are purged before a new record is added; when the
+/// store is still full, the new record evicts the one **closest to its
+/// expiry** (under sliding expiry, the least recently active session). An
+/// evicted session reads as missing: that user starts a new session. Writes
+/// to existing records never evict.
 ///
 /// The clock defaults to the system clock; on `wasm32-unknown-unknown`,
 /// where there is none, give one with [`MemoryStore::with_clock`].
@@ -44,10 +52,70 @@ pub struct MemoryStore {
     clock: Clock,
 }
 
-#[derive(Default)]
+/// The default cap on records held ([`MemoryStore::with_max_entries`]).
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+
 struct Inner {
     map: HashMap<SessionId, (Record, u64)>,
-    writes_since_sweep: usize,
+    /// Every record's expiry, soonest first: purging and eviction.
+    by_expiry: BTreeSet<(u64, SessionId)>,
+    max_entries: usize,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            map: HashMap::new(),
+            by_expiry: BTreeSet::new(),
+            max_entries: DEFAULT_MAX_ENTRIES,
+        }
+    }
+}
+
+impl Inner {
+    /// Inserts or replaces `id`'s record. A new id first purges expired
+    /// records, then evicts the soonest to expire while the store is full.
+    fn put(&mut self, id: SessionId, record: Record, exp: u64, now: u64) {
+        if let Some((_, old)) = self.map.get(&id) {
+            self.by_expiry.remove(&(*old, id.clone()));
+        } else {
+            self.purge_expired(now);
+            while self.map.len() >= self.max_entries {
+                let Some((_, victim)) = self.by_expiry.pop_first() else {
+                    break;
+                };
+                self.map.remove(&victim);
+            }
+        }
+        self.by_expiry.insert((exp, id.clone()));
+        self.map.insert(id, (record, exp));
+    }
+
+    /// Moves `id`'s expiry to `exp` (the record must exist).
+    fn set_expiry(&mut self, id: &SessionId, exp: u64) {
+        if let Some((_, old)) = self.map.get_mut(id) {
+            let previous = core::mem::replace(old, exp);
+            self.by_expiry.remove(&(previous, id.clone()));
+            self.by_expiry.insert((exp, id.clone()));
+        }
+    }
+
+    fn remove(&mut self, id: &SessionId) -> Option<(Record, u64)> {
+        let removed = self.map.remove(id)?;
+        self.by_expiry.remove(&(removed.1, id.clone()));
+        Some(removed)
+    }
+
+    fn purge_expired(&mut self, now: u64) {
+        while let Some((exp, _)) = self.by_expiry.first() {
+            if *exp > now {
+                break;
+            }
+            if let Some((_, id)) = self.by_expiry.pop_first() {
+                self.map.remove(&id);
+            }
+        }
+    }
 }
 
 impl Default for MemoryStore {
@@ -76,6 +144,14 @@ impl MemoryStore {
             inner: Arc::default(),
             clock: Arc::new(clock),
         }
+    }
+
+    /// At most `max` records (at least 1; default [`DEFAULT_MAX_ENTRIES`]);
+    /// see the type's docs for what happens when the store is full.
+    #[must_use]
+    pub fn with_max_entries(self, max: usize) -> Self {
+        self.lock().max_entries = max.max(1);
+        self
     }
 
     /// The number of live (unexpired) records.
@@ -113,14 +189,7 @@ impl MemoryStore {
         if only_new && inner.map.get(&id).is_some_and(|(_, exp)| *exp > now) {
             return false;
         }
-        inner.writes_since_sweep += 1;
-        if inner.writes_since_sweep > 1024 && inner.writes_since_sweep > inner.map.len() {
-            inner.map.retain(|_, (_, exp)| *exp > now);
-            inner.writes_since_sweep = 0;
-        }
-        inner
-            .map
-            .insert(id, (record.clone(), now.saturating_add(ttl)));
+        inner.put(id, record.clone(), now.saturating_add(ttl), now);
         true
     }
 }
@@ -138,7 +207,7 @@ impl SessionStore for MemoryStore {
         match inner.map.get(id) {
             Some((record, exp)) if *exp > now => Ok(Some(record.clone())),
             Some(_) => {
-                inner.map.remove(id);
+                inner.remove(id);
                 Ok(None)
             }
             None => Ok(None),
@@ -155,7 +224,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete(&self, id: &SessionId) -> Result<()> {
-        self.lock().map.remove(id);
+        self.lock().remove(id);
         Ok(())
     }
 
@@ -167,14 +236,14 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<SessionId>> {
         let now = (self.clock)();
         let mut inner = self.lock();
-        let Some((record, exp)) = inner.map.get_mut(id).filter(|(_, exp)| *exp > now) else {
+        let Some((record, _)) = inner.map.get_mut(id).filter(|(_, exp)| *exp > now) else {
             return Ok(None);
         };
         changes.apply_to(record);
         if record.is_empty() {
-            inner.map.remove(id);
+            inner.remove(id);
         } else {
-            *exp = now.saturating_add(ttl);
+            inner.set_expiry(id, now.saturating_add(ttl));
         }
         Ok(Some(id.clone()))
     }
@@ -182,9 +251,9 @@ impl SessionStore for MemoryStore {
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>> {
         let now = (self.clock)();
         let mut inner = self.lock();
-        match inner.map.get_mut(id) {
+        match inner.map.get(id) {
             Some((_, exp)) if *exp > now => {
-                *exp = now.saturating_add(ttl);
+                inner.set_expiry(id, now.saturating_add(ttl));
                 Ok(Some(id.clone()))
             }
             _ => Ok(None),
@@ -206,13 +275,13 @@ impl SessionStore for MemoryStore {
         if inner.map.get(&new).is_some_and(|(_, exp)| *exp > now) {
             return Ok(Cycled::Collision);
         }
-        let Some((mut record, _)) = inner.map.remove(old) else {
+        let Some((mut record, _)) = inner.remove(old) else {
             return Ok(Cycled::Gone);
         };
         changes.apply_to(&mut record);
-        inner
-            .map
-            .insert(new.clone(), (record, now.saturating_add(ttl)));
+        if !record.is_empty() {
+            inner.put(new.clone(), record, now.saturating_add(ttl), now);
+        }
         Ok(Cycled::Moved(new))
     }
 }

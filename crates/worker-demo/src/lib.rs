@@ -40,7 +40,12 @@ type Ctx = RouteContext<WithSession>;
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let config = match config_from_env(&env) {
         Ok(config) => config,
-        Err(e) => return Response::error(format!("session configuration: {e}\n"), 500),
+        Err(e) => {
+            // The reason goes to the log only; the page says nothing about
+            // the secret (not even its length).
+            worker::console_error!("session configuration: {e}");
+            return Response::error("session configuration error; see the worker's log\n", 500);
+        }
     };
     let kind = env
         .var("SESSION_STORE")

@@ -15,6 +15,10 @@
 //! * `GET /do/alarm`: a record with a TTL of 1 s: after 3 s the object's
 //!   alarm has emptied its storage (no key, no alarm left) and a read finds
 //!   nothing;
+//! * `GET /debug`: the `Debug` output of the worker crate's public types
+//!   that hold a secret (an Upstash store built with the token
+//!   `upstash-token-must-not-leak`, alone and inside `AnyStore`), for the
+//!   test to check that no secret appears;
 //! * anything else: 200 "conformance worker" (the harness's readiness probe).
 //!
 //! A broken rule panics inside the worker: the request fails and the test
@@ -145,6 +149,12 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             "alarm ok: {}\n",
             alarm_empties_the_object(&env).await?
         )),
+        "/debug" => {
+            let upstash =
+                UpstashStore::new("https://example.upstash.io", "upstash-token-must-not-leak");
+            let any = edge_session_worker::AnyStore::Upstash(upstash.clone());
+            Response::ok(format!("{upstash:?}\n{any:?}\n"))
+        }
         _ => Response::ok("conformance worker\n"),
     }
 }

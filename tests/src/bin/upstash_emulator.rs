@@ -39,6 +39,10 @@ struct State {
     shared: MultiplexedConnection,
     token: String,
     sync: AtomicU64,
+    /// Faults the tests inject (`POST /__faults`): a delay before every
+    /// answer, and answering 503 to everything.
+    delay_ms: AtomicU64,
+    failing: std::sync::atomic::AtomicBool,
 }
 
 #[tokio::main]
@@ -60,6 +64,8 @@ async fn main() {
         shared,
         token: token.expect("--token"),
         sync: AtomicU64::new(1),
+        delay_ms: AtomicU64::new(0),
+        failing: std::sync::atomic::AtomicBool::new(false),
     });
     let listener = TcpListener::bind(&listen).await.unwrap();
     println!(
@@ -119,6 +125,32 @@ async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
         .get("upstash-encoding")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"base64"));
     let path = req.uri().path().trim_end_matches('/').to_string();
+    if path == "/__faults" {
+        // {"delay_ms": N, "fail": true|false}: for the fault tests.
+        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+        let faults: Value = body
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        state
+            .delay_ms
+            .store(faults["delay_ms"].as_u64().unwrap_or(0), Ordering::SeqCst);
+        state
+            .failing
+            .store(faults["fail"].as_bool().unwrap_or(false), Ordering::SeqCst);
+        return reply(state, StatusCode::OK, &json!({"result": "OK"}));
+    }
+    let delay = state.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if state.failing.load(Ordering::SeqCst) {
+        return reply(
+            state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": "Service Unavailable (injected)"}),
+        );
+    }
     let Ok(body) = req.into_body().collect().await else {
         return reply(
             state,

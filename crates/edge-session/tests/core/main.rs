@@ -16,7 +16,9 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use edge_session::adapter::{Action, Lifecycle, Outcome, SessionManager};
+use edge_session::adapter::{
+    Action, Lifecycle, LogLevel, MAX_COOKIE_CANDIDATES, Outcome, SessionManager,
+};
 use edge_session::cookie::{cookie_values, parse_cookie_header};
 use edge_session::testing::{Calls, CountingStore, block_on_ready, conformance};
 use edge_session::{
@@ -191,6 +193,7 @@ fn join2<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Outp
 mod cookies;
 mod expiry;
 mod handle;
+mod hardening;
 mod keys;
 mod lifecycle;
 mod session;
