@@ -111,6 +111,7 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     responses_with_the_session_cookie_are_not_cached slow_clients_are_cut_off_and_connections_capped \
     redis_url_password_stays_out_of_errors_and_debug a_rate_limited_refresh_serves_the_read_and_the_next_request_retries \
     redis_frozen_and_restarted_mid_load_lose_nothing_acknowledged worker_upstash_slow_and_failing_lose_nothing_acknowledged \
+    the_layer_keeps_its_secret_out_of_debug \
     hardening::ids_not_of_the_generated_shape_never_reach_a_server_side_store \
     hardening::junk_cookies_do_not_use_up_the_candidate_budget hardening::a_dropped_call_keeps_the_session_for_a_later_clear \
     hardening::a_failed_refresh_serves_the_read_and_a_later_request_retries \

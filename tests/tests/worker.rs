@@ -315,7 +315,8 @@ async fn secrets_stay_out_of_wranglers_output_and_debug() {
         text.contains("UpstashStore") && text.contains("<redacted>"),
         "{text}"
     );
-    assert!(!text.contains("must-not-leak"), "a token in Debug: {text}");
+    assert!(!text.contains("must-not-leak"), "a secret in Debug: {text}");
+    assert!(text.contains("Sessions"), "{text}");
     let logs = dev.logs();
     let secret = String::from_utf8(e2e::SECRET.to_vec()).unwrap();
     assert!(

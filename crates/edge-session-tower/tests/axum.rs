@@ -185,6 +185,22 @@ async fn axum_without_layer_is_a_clear_500() {
 /// `"/app; Domain=attacker.example; SameSite=None"` went into every
 /// Set-Cookie. Attributes are now set on the config and checked once.
 #[test]
+fn the_layer_keeps_its_secret_out_of_debug() {
+    let secret = b"tower-layer-secret-must-not-leak-0123456789";
+    let layer = SessionLayer::try_new(
+        MemoryStore::new(),
+        SessionConfig::from_secret(secret).unwrap(),
+    )
+    .unwrap();
+    let shown = format!("{layer:?}");
+    assert!(shown.contains("SessionLayer"), "{shown}");
+    assert!(!shown.contains("must-not-leak"), "{shown}");
+    let hex: String = secret.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    assert!(!shown.contains(&hex), "{shown}");
+    assert!(!shown.contains("116, 111, 119"), "key bytes: {shown}");
+}
+
+#[test]
 fn layer_refuses_attribute_injection_through_its_config() {
     let secret = b"a secret of at least thirty-two bytes";
     for config in [

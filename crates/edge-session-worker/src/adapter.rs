@@ -94,6 +94,15 @@ pub struct Sessions<S> {
     manager: SessionManager<S>,
 }
 
+impl<S> core::fmt::Debug for Sessions<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // The manager shows the configuration, never its keys.
+        f.debug_struct("Sessions")
+            .field("manager", &self.manager)
+            .finish()
+    }
+}
+
 impl<S: SessionStore + 'static> Sessions<S> {
     /// Sessions over `store` with `config`.
     ///

@@ -17,7 +17,8 @@
 //!   nothing;
 //! * `GET /debug`: the `Debug` output of the worker crate's public types
 //!   that hold a secret (an Upstash store built with the token
-//!   `upstash-token-must-not-leak`, alone and inside `AnyStore`), for the
+//!   `upstash-token-must-not-leak`, alone, inside `AnyStore` and inside
+//!   `Sessions` with a known secret), for the
 //!   test to check that no secret appears;
 //! * anything else: 200 "conformance worker" (the harness's readiness probe).
 //!
@@ -153,7 +154,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
             let upstash =
                 UpstashStore::new("https://example.upstash.io", "upstash-token-must-not-leak");
             let any = edge_session_worker::AnyStore::Upstash(upstash.clone());
-            Response::ok(format!("{upstash:?}\n{any:?}\n"))
+            let config =
+                edge_session::SessionConfig::from_secret(b"worker-secret-must-not-leak-0123456789")
+                    .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            let sessions = edge_session_worker::Sessions::new(upstash.clone(), config)?;
+            Response::ok(format!("{upstash:?}\n{any:?}\n{sessions:?}\n"))
         }
         _ => Response::ok("conformance worker\n"),
     }
