@@ -148,8 +148,17 @@ plain_cargo_test() {
 suite "plain cargo test at the root (no external tools needed)" plain_cargo_test
 require_in_log "plain cargo test at the root (no external tools needed)" 'Running tests/core/main.rs'
 
-suite "cargo package (edge-session, edge-session-tower, edge-session-worker)" \
+# cargo verifies the packages against each other through a temporary local
+# registry, and it reuses a copy of our crates that an earlier run unpacked
+# from that registry into $CARGO_HOME (same name and version, old code).
+# Only those copies go: the unnamed temporary registries, our crates.
+package_crates() {
+    rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/edge-session-0.1.0 \
+        "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/edge-session-tower-0.1.0 \
+        "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/edge-session-worker-0.1.0
     cargo package --locked --allow-dirty -p edge-session -p edge-session-tower -p edge-session-worker
+}
+suite "cargo package (edge-session, edge-session-tower, edge-session-worker)" package_crates
 require_in_log "cargo package (edge-session, edge-session-tower, edge-session-worker)" 'Verifying edge-session-worker'
 
 dev_worker_args() {

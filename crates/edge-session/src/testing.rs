@@ -67,7 +67,8 @@ impl Calls {
 }
 
 /// Wraps a store, counts the calls made to it, and can make every call fail
-/// with [`Error::Store`] to simulate an outage.
+/// with [`Error::Store`] to simulate an outage, or only `touch` (a sliding
+/// refresh hitting Workers KV's write limit or a Redis timeout).
 #[derive(Debug, Default)]
 pub struct CountingStore<S> {
     inner: S,
@@ -79,6 +80,7 @@ pub struct CountingStore<S> {
     touch: AtomicUsize,
     cycle: AtomicUsize,
     failing: AtomicBool,
+    failing_touch: AtomicBool,
 }
 
 impl<S> CountingStore<S> {
@@ -94,6 +96,7 @@ impl<S> CountingStore<S> {
             touch: AtomicUsize::new(0),
             cycle: AtomicUsize::new(0),
             failing: AtomicBool::new(false),
+            failing_touch: AtomicBool::new(false),
         }
     }
 
@@ -134,6 +137,12 @@ impl<S> CountingStore<S> {
     /// is still counted).
     pub fn set_failing(&self, failing: bool) {
         self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// While `failing` is true `touch` fails with [`Error::Store`] (and is
+    /// still counted); the other calls work.
+    pub fn set_failing_touch(&self, failing: bool) {
+        self.failing_touch.store(failing, Ordering::SeqCst);
     }
 
     fn enter(&self, counter: &AtomicUsize) -> Result<()> {
@@ -180,6 +189,9 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
 
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>> {
         self.enter(&self.touch)?;
+        if self.failing_touch.load(Ordering::SeqCst) {
+            return Err(Error::store_msg("refresh refused (simulated write limit)"));
+        }
         self.inner.touch(id, ttl).await
     }
 

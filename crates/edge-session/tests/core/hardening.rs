@@ -20,6 +20,12 @@ fn signed_cookie(config: &SessionConfig, id: &str) -> String {
     )
 }
 
+/// A memory store whose clock stays at `T0` (wasm32 has no system clock);
+/// clones share its records.
+fn fixed_clock_store() -> MemoryStore {
+    MemoryStore::with_clock(|| T0)
+}
+
 #[test]
 fn ids_not_of_the_generated_shape_never_reach_a_server_side_store() {
     let config = config();
@@ -97,7 +103,7 @@ fn junk_cookies_do_not_use_up_the_candidate_budget() {
 
 #[test]
 fn a_dropped_call_keeps_the_session_for_a_later_clear() {
-    let memory = MemoryStore::new();
+    let memory = fixed_clock_store();
     let config = config();
     let set = request(&config, &memory, None, T0, write_data)
         .set_cookie
@@ -149,55 +155,16 @@ fn a_dropped_call_keeps_the_session_for_a_later_clear() {
     assert_eq!(got.unwrap().as_deref(), Some("session_data"));
 }
 
-/// A store whose `touch` fails the way Workers KV's rate limit does.
-struct FailingTouch<S> {
-    inner: S,
-    fail: std::sync::atomic::AtomicBool,
-}
-
-impl<S: SessionStore> SessionStore for FailingTouch<S> {
-    async fn load(&self, id: &SessionId) -> edge_session::Result<Option<edge_session::Record>> {
-        self.inner.load(id).await
-    }
-    async fn create(
-        &self,
-        id: SessionId,
-        r: &edge_session::Record,
-        ttl: u64,
-    ) -> edge_session::Result<Option<SessionId>> {
-        self.inner.create(id, r, ttl).await
-    }
-    async fn save(
-        &self,
-        id: &SessionId,
-        r: &edge_session::Record,
-        ttl: u64,
-    ) -> edge_session::Result<SessionId> {
-        self.inner.save(id, r, ttl).await
-    }
-    async fn delete(&self, id: &SessionId) -> edge_session::Result<()> {
-        self.inner.delete(id).await
-    }
-    async fn touch(&self, id: &SessionId, ttl: u64) -> edge_session::Result<Option<SessionId>> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(Error::store_msg("KV PUT failed: 429 Too Many Requests"));
-        }
-        self.inner.touch(id, ttl).await
-    }
-}
-
 #[test]
 fn a_failed_refresh_serves_the_read_and_a_later_request_retries() {
-    let memory = MemoryStore::new();
+    let memory = fixed_clock_store();
     let config = config().with_expiry(Expiry::OnInactivity(DAY));
     let set = request(&config, &memory, None, T0, write_data)
         .set_cookie
         .unwrap();
     let cookie = pair(&set).to_string();
-    let store = FailingTouch {
-        inner: memory.clone(),
-        fail: std::sync::atomic::AtomicBool::new(true),
-    };
+    let store = CountingStore::new(memory.clone());
+    store.set_failing_touch(true);
     let manager = SessionManager::new(store, config).unwrap();
     // Late enough in the day that a read is due a refresh.
     let later = T0 + DAY - 60;
@@ -236,13 +203,13 @@ fn a_failed_refresh_serves_the_read_and_a_later_request_retries() {
             assert_eq!(lines[0].level, LogLevel::Warn);
             assert!(
                 lines[0].message.contains("refresh failed")
-                    && lines[0].message.contains("429")
+                    && lines[0].message.contains("simulated write limit")
                     && lines[0].message.matches("session").count() == 1,
                 "{}",
                 lines[0].message
             );
             // The next request is still due and tries again.
-            manager.store().fail.store(false, Ordering::SeqCst);
+            manager.store().set_failing_touch(false);
         }
     }
 }
@@ -320,7 +287,7 @@ fn the_memory_store_is_bounded_and_evicts_the_soonest_to_expire() {
     }
     assert_eq!(store.len(), 3);
     // The bounded store passes the contract.
-    let bounded = MemoryStore::new().with_max_entries(1000);
+    let bounded = fixed_clock_store().with_max_entries(1000);
     block_on_ready(conformance::run(&bounded));
     block_on_ready(conformance::atomic(&bounded));
 }
