@@ -143,9 +143,9 @@ impl Lifecycle {
         let incoming = cookie_headers
             .into_iter()
             .flat_map(|header| cookie_values(header, name))
-            .filter(|value| format::is_well_formed(value))
+            .filter_map(format::parse)
             .take(MAX_COOKIE_CANDIDATES)
-            .find_map(|value| format::verify(&config.keys, name, value, now));
+            .find_map(|parsed| format::verify_parsed(&config.keys, name, parsed, now));
         Lifecycle {
             incoming,
             session: None,

@@ -159,7 +159,7 @@ fn write_signed(
 }
 
 /// A cookie value that passed the structural checks (not yet the tag).
-struct Parsed<'a> {
+pub(crate) struct Parsed<'a> {
     signed: &'a [u8],
     tag: [u8; 32],
     id: &'a [u8],
@@ -170,7 +170,7 @@ struct Parsed<'a> {
 
 /// The structural checks, no HMAC: a version, a valid id, canonical
 /// numbers, a tag of the right length.
-fn parse(value: &[u8]) -> Option<Parsed<'_>> {
+pub(crate) fn parse(value: &[u8]) -> Option<Parsed<'_>> {
     if value.len() > MAX_COOKIE_SIZE {
         return None;
     }
@@ -227,7 +227,16 @@ pub fn is_well_formed(value: &[u8]) -> bool {
 /// against every key of the ring (constant-time), and that it has not
 /// expired at `now`. Returns `None` for anything else, without saying why.
 pub fn verify(keys: &KeyRing, name: &str, value: &[u8], now: u64) -> Option<VerifiedCookie> {
-    let parsed = parse(value)?;
+    verify_parsed(keys, name, parse(value)?, now)
+}
+
+/// [`verify`] for a value [`parse`] accepted: the tag and the expiry.
+pub(crate) fn verify_parsed(
+    keys: &KeyRing,
+    name: &str,
+    parsed: Parsed<'_>,
+    now: u64,
+) -> Option<VerifiedCookie> {
     if !keys.verify(&[name.as_bytes(), b"=", parsed.signed], &parsed.tag) {
         return None;
     }

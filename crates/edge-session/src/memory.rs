@@ -2,7 +2,7 @@
 
 extern crate std;
 
-use alloc::collections::BTreeSet;
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -56,9 +56,13 @@ pub struct MemoryStore {
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
 
 struct Inner {
-    map: HashMap<SessionId, (Record, u64)>,
-    /// Every record's expiry, soonest first: purging and eviction.
-    by_expiry: BTreeSet<(u64, SessionId)>,
+    /// Each record with its expiry and its sequence number in the index.
+    map: HashMap<SessionId, (Record, u64, u64)>,
+    /// Every record's `(expiry, sequence)`, soonest first: purging and
+    /// eviction. The sequence number makes the key `Copy`, so moving an
+    /// expiry (every update, every touch) allocates nothing.
+    by_expiry: BTreeMap<(u64, u64), SessionId>,
+    next_seq: u64,
     max_entries: usize,
 }
 
@@ -66,7 +70,8 @@ impl Default for Inner {
     fn default() -> Self {
         Inner {
             map: HashMap::new(),
-            by_expiry: BTreeSet::new(),
+            by_expiry: BTreeMap::new(),
+            next_seq: 0,
             max_entries: DEFAULT_MAX_ENTRIES,
         }
     }
@@ -76,39 +81,46 @@ impl Inner {
     /// Inserts or replaces `id`'s record. A new id first purges expired
     /// records, then evicts the soonest to expire while the store is full.
     fn put(&mut self, id: SessionId, record: Record, exp: u64, now: u64) {
-        if let Some((_, old)) = self.map.get(&id) {
-            self.by_expiry.remove(&(*old, id.clone()));
-        } else {
-            self.purge_expired(now);
-            while self.map.len() >= self.max_entries {
-                let Some((_, victim)) = self.by_expiry.pop_first() else {
-                    break;
-                };
-                self.map.remove(&victim);
+        if self.map.contains_key(&id) {
+            self.set_expiry(&id, exp);
+            if let Some(entry) = self.map.get_mut(&id) {
+                entry.0 = record;
             }
+            return;
         }
-        self.by_expiry.insert((exp, id.clone()));
-        self.map.insert(id, (record, exp));
+        self.purge_expired(now);
+        while self.map.len() >= self.max_entries {
+            let Some((_, victim)) = self.by_expiry.pop_first() else {
+                break;
+            };
+            self.map.remove(&victim);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_expiry.insert((exp, seq), id.clone());
+        self.map.insert(id, (record, exp, seq));
     }
 
-    /// Moves `id`'s expiry to `exp` (the record must exist).
+    /// Moves `id`'s expiry to `exp` (if the record exists).
     fn set_expiry(&mut self, id: &SessionId, exp: u64) {
-        if let Some((_, old)) = self.map.get_mut(id) {
-            let previous = core::mem::replace(old, exp);
-            self.by_expiry.remove(&(previous, id.clone()));
-            self.by_expiry.insert((exp, id.clone()));
+        if let Some((_, old, seq)) = self.map.get_mut(id) {
+            let previous = (*old, *seq);
+            *old = exp;
+            if let Some(key) = self.by_expiry.remove(&previous) {
+                self.by_expiry.insert((exp, previous.1), key);
+            }
         }
     }
 
     fn remove(&mut self, id: &SessionId) -> Option<(Record, u64)> {
-        let removed = self.map.remove(id)?;
-        self.by_expiry.remove(&(removed.1, id.clone()));
-        Some(removed)
+        let (record, exp, seq) = self.map.remove(id)?;
+        self.by_expiry.remove(&(exp, seq));
+        Some((record, exp))
     }
 
     fn purge_expired(&mut self, now: u64) {
-        while let Some((exp, _)) = self.by_expiry.first() {
-            if *exp > now {
+        while let Some((&(exp, _), _)) = self.by_expiry.first_key_value() {
+            if exp > now {
                 break;
             }
             if let Some((_, id)) = self.by_expiry.pop_first() {
@@ -160,7 +172,7 @@ impl MemoryStore {
         self.lock()
             .map
             .values()
-            .filter(|(_, exp)| *exp > now)
+            .filter(|(_, exp, _)| *exp > now)
             .count()
     }
 
@@ -173,7 +185,7 @@ impl MemoryStore {
     pub fn ttl(&self, id: &SessionId) -> Option<u64> {
         let now = (self.clock)();
         let inner = self.lock();
-        let (_, exp) = inner.map.get(id)?;
+        let (_, exp, _) = inner.map.get(id)?;
         (*exp > now).then(|| *exp - now)
     }
 
@@ -186,7 +198,7 @@ impl MemoryStore {
     fn write(&self, id: SessionId, record: &Record, ttl: u64, only_new: bool) -> bool {
         let now = (self.clock)();
         let mut inner = self.lock();
-        if only_new && inner.map.get(&id).is_some_and(|(_, exp)| *exp > now) {
+        if only_new && inner.map.get(&id).is_some_and(|(_, exp, _)| *exp > now) {
             return false;
         }
         inner.put(id, record.clone(), now.saturating_add(ttl), now);
@@ -205,7 +217,7 @@ impl SessionStore for MemoryStore {
         let now = (self.clock)();
         let mut inner = self.lock();
         match inner.map.get(id) {
-            Some((record, exp)) if *exp > now => Ok(Some(record.clone())),
+            Some((record, exp, _)) if *exp > now => Ok(Some(record.clone())),
             Some(_) => {
                 inner.remove(id);
                 Ok(None)
@@ -236,7 +248,7 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<SessionId>> {
         let now = (self.clock)();
         let mut inner = self.lock();
-        let Some((record, _)) = inner.map.get_mut(id).filter(|(_, exp)| *exp > now) else {
+        let Some((record, _, _)) = inner.map.get_mut(id).filter(|(_, exp, _)| *exp > now) else {
             return Ok(None);
         };
         changes.apply_to(record);
@@ -252,7 +264,7 @@ impl SessionStore for MemoryStore {
         let now = (self.clock)();
         let mut inner = self.lock();
         match inner.map.get(id) {
-            Some((_, exp)) if *exp > now => {
+            Some((_, exp, _)) if *exp > now => {
                 inner.set_expiry(id, now.saturating_add(ttl));
                 Ok(Some(id.clone()))
             }
@@ -269,10 +281,10 @@ impl SessionStore for MemoryStore {
     ) -> Result<Cycled> {
         let now = (self.clock)();
         let mut inner = self.lock();
-        if inner.map.get(old).is_none_or(|(_, exp)| *exp <= now) {
+        if inner.map.get(old).is_none_or(|(_, exp, _)| *exp <= now) {
             return Ok(Cycled::Gone);
         }
-        if inner.map.get(&new).is_some_and(|(_, exp)| *exp > now) {
+        if inner.map.get(&new).is_some_and(|(_, exp, _)| *exp > now) {
             return Ok(Cycled::Collision);
         }
         let Some((mut record, _)) = inner.remove(old) else {
