@@ -316,6 +316,19 @@ impl WranglerDev {
         )
     }
 
+    /// Its logs once `ready` holds for them (wrangler relays the worker's
+    /// console a little after the response), or after 10 s whatever they are.
+    pub fn logs_when(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.logs();
+            if ready(&logs) || Instant::now() > deadline {
+                return logs;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Its PID.
     pub fn pid(&self) -> u32 {
         self.proc.pid()

@@ -152,14 +152,10 @@ async fn worker_do_missing_binding_is_a_clear_503() {
             "{path}: the core's body, nothing else"
         );
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !dev.logs().contains("durable_objects.bindings") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let logs = dev.logs_when(|l| l.contains("durable_objects.bindings"));
     assert!(
-        dev.logs().contains("SESSIONS_DO") && dev.logs().contains("durable_objects.bindings"),
-        "the log must say what to add:\n{}",
-        dev.logs()
+        logs.contains("SESSIONS_DO") && logs.contains("durable_objects.bindings"),
+        "the log must say what to add:\n{logs}"
     );
 }
 
@@ -218,14 +214,10 @@ async fn worker_kv_suite_and_records() {
     dev.kv_put(&key, "not json {");
     let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
     assert_eq!((r.status, r.session()), (200, json!({})), "{}", r.text());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !dev.logs().contains("did not decode") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let logs = dev.logs_when(|l| l.contains("did not decode"));
     assert!(
-        dev.logs().contains("did not decode"),
-        "corrupt record not logged:\n{}",
-        dev.logs()
+        logs.contains("did not decode"),
+        "corrupt record not logged:\n{logs}"
     );
 }
 
@@ -277,11 +269,7 @@ async fn worker_with_a_short_secret_says_so() {
         r.text(),
         "session configuration error; see the worker's log\n"
     );
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !dev.logs().contains("at least 32") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let logs = dev.logs();
+    let logs = dev.logs_when(|l| l.contains("at least 32"));
     assert!(
         logs.contains("too short") && logs.contains("at least 32"),
         "{logs}"
@@ -480,14 +468,10 @@ async fn worker_upstash_suite_records_and_faults() {
         .await
         .unwrap();
     assert_eq!(r.status, 503, "{}", r.text());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !dev.logs().contains("OOM") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let logs = dev.logs_when(|l| l.contains("OOM"));
     assert!(
-        dev.logs().contains("Upstash error (400)") && dev.logs().contains("OOM"),
-        "{}",
-        dev.logs()
+        logs.contains("Upstash error (400)") && logs.contains("OOM"),
+        "{logs}"
     );
 }
 
@@ -500,14 +484,10 @@ async fn worker_upstash_wrong_token_is_a_clear_503() {
     let r = t.client.get("/setup_session", None).await;
     assert_eq!(r.status, 503, "{}", r.text());
     assert!(r.text().contains("session store unavailable"));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !dev.logs().contains("401") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let logs = dev.logs_when(|l| l.contains("401"));
     assert!(
-        dev.logs().contains("UPSTASH_REDIS_REST_TOKEN"),
-        "the log must say what to fix:\n{}",
-        dev.logs()
+        logs.contains("UPSTASH_REDIS_REST_TOKEN"),
+        "the log must say what to fix:\n{logs}"
     );
 }
 
@@ -581,15 +561,10 @@ async fn worker_upstash_slow_and_failing_lose_nothing_acknowledged() {
     let r = t.client.get("/view_session", Some(cookie.as_bytes())).await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.session(), json!({"data": "precious", "n": 4}));
-    // wrangler relays the worker's console a little later.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !dev.logs().contains("Upstash error (503)") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    let logs = dev.logs_when(|l| l.contains("Upstash error (503)"));
     assert!(
-        dev.logs().contains("Upstash error (503)"),
-        "the log says why:\n{}",
-        dev.logs()
+        logs.contains("Upstash error (503)"),
+        "the log says why:\n{logs}"
     );
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 ///
 /// The runtime reports a KV failure as a JavaScript `Error` whose only
 /// content is its message, e.g. `KV PUT failed: 429 Too Many Requests`
-/// (workers-rs passes it on as `KvError::JavaScript`). The HTTP status is read
+/// (the store calls the KV binding directly and catches it). The HTTP status is read
 /// out of that message once, here, so callers match on [`status`](Self::status)
 /// or [`is_rate_limited`](Self::is_rate_limited), never on text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -169,7 +169,9 @@ pub(crate) struct Parsed<'a> {
 }
 
 /// The structural checks, no HMAC: a version, a valid id, canonical
-/// numbers, a tag of the right length.
+/// numbers, a tag of the right length. `Lifecycle::start` runs them first,
+/// so junk (`session=x`) does not use up the per-request budget of
+/// candidates that get an HMAC.
 pub(crate) fn parse(value: &[u8]) -> Option<Parsed<'_>> {
     if value.len() > MAX_COOKIE_SIZE {
         return None;
@@ -213,14 +215,6 @@ pub(crate) fn parse(value: &[u8]) -> Option<Parsed<'_>> {
         deadline,
         mode,
     })
-}
-
-/// True if `value` has the structure of a session cookie value (version,
-/// id, numbers, tag length), without checking the tag: the cheap filter
-/// that keeps junk (`session=x`) from using up the per-request budget of
-/// candidates that get an HMAC.
-pub fn is_well_formed(value: &[u8]) -> bool {
-    parse(value).is_some()
 }
 
 /// Checks a cookie value sent for cookie `name`: its structure, its tag

@@ -81,11 +81,9 @@ impl Inner {
     /// Inserts or replaces `id`'s record. A new id first purges expired
     /// records, then evicts the soonest to expire while the store is full.
     fn put(&mut self, id: SessionId, record: Record, exp: u64, now: u64) {
-        if self.map.contains_key(&id) {
+        if let Some(entry) = self.map.get_mut(&id) {
+            entry.0 = record;
             self.set_expiry(&id, exp);
-            if let Some(entry) = self.map.get_mut(&id) {
-                entry.0 = record;
-            }
             return;
         }
         self.purge_expired(now);
