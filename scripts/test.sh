@@ -93,7 +93,7 @@ docs() {
 }
 suite "docs (native and wasm32, broken links denied)" docs
 
-suite "build binaries (native-demo, upstash-emulator, bare-redis-server)" cargo build --workspace --bins --locked
+suite "build binaries (native-demo, upstash-emulator, benchmark servers)" cargo build --workspace --bins --locked
 suite "build the worker demo (worker-build, wasm-opt)" bash scripts/build-worker.sh crates/worker-demo
 suite "build the test-only conformance worker" bash scripts/build-worker.sh tests/conformance-worker
 
@@ -119,7 +119,11 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     hardening::the_memory_store_is_bounded_and_evicts_the_soonest_to_expire hardening::debug_output_never_holds_secrets_or_ids \
     stores::trait_defaults_pass_the_contract_step_by_step \
     expiry::remember_me_makes_one_session_persistent_while_others_stay_browser_session \
-    expiry::idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config; do
+    expiry::idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config \
+    a_logout_on_a_is_never_served_by_b_1000_times a_write_on_a_is_seen_on_b_after_the_bound \
+    reads_on_b_racing_writes_on_a_never_stick_10000_sessions store_misses_racing_writes_never_stick \
+    the_cache_is_bounded an_expired_session_is_not_served_from_the_cache a_redis_restart_empties_the_cache \
+    a_killed_tracking_connection_empties_the_cache a_silent_network_cut_stops_hits_within_the_bound; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done
 # The HTTP behaviour suite (`route_tests!`): every case over every target.

@@ -9,6 +9,10 @@
 //! Settings (environment, or `--listen ADDR`):
 //! * `LISTEN_ADDR` (or `--listen`): the address to serve on (default `127.0.0.1:8000`);
 //! * `REDIS_URL`: use Redis instead of the in-memory store;
+//! * `REDIS_CACHE=1`: with Redis, keep a local cache of sessions that Redis
+//!   keeps coherent (client tracking; `REDIS_CACHE_STALENESS_MS`, default 5,
+//!   is the staleness bound: every server sharing the Redis should use the
+//!   same);
 //! * `SESSION_SECRET`: the signing key, at least 32 bytes (default: a random
 //!   key for this process, with a warning: sessions end with it);
 //! * `COOKIE_SECURE=false`: drop the `Secure` attribute (plain-HTTP testing on
@@ -35,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use edge_session_tower::RedisStore;
 use edge_session_tower::edge_session::{Expiry, Key, MemoryStore, SessionConfig, SessionStore};
+use edge_session_tower::redis_store::CacheConfig;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -103,11 +108,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     match std::env::var("REDIS_URL") {
+        Ok(url) if std::env::var("REDIS_CACHE").is_ok_and(|v| v == "1") => {
+            let staleness = env_number("REDIS_CACHE_STALENESS_MS", 5)?;
+            let cache = CacheConfig::default().with_max_staleness(Duration::from_millis(staleness));
+            let store = RedisStore::connect_with_cache(&url, cache).await?;
+            let report = store.clone();
+            serve(addr, store, config, "redis with local cache", Some(report)).await
+        }
         Ok(url) => {
             let store = RedisStore::connect(&url).await?;
-            serve(addr, store, config, "redis").await
+            serve(addr, store, config, "redis", None).await
         }
-        Err(_) => serve(addr, MemoryStore::new(), config, "memory").await,
+        Err(_) => serve(addr, MemoryStore::new(), config, "memory", None).await,
     }
 }
 
@@ -128,6 +140,7 @@ async fn serve<S>(
     store: S,
     config: SessionConfig,
     store_name: &str,
+    cached: Option<RedisStore>,
 ) -> Result<(), Box<dyn std::error::Error>>
 where
     S: SessionStore + Send + Sync + 'static,
@@ -200,6 +213,18 @@ where
     }
     drop(listener);
     request_log::flush();
+    if let Some(stats) = cached.as_ref().and_then(RedisStore::cache_stats) {
+        println!(
+            "native-demo: cache: hits {} misses {} bypassed {} raced {} invalidations {} flushes {} connections {}",
+            stats.hits,
+            stats.misses,
+            stats.bypassed,
+            stats.raced,
+            stats.invalidations,
+            stats.flushes,
+            stats.connections
+        );
+    }
     println!("native-demo: shutting down");
     tokio::select! {
         () = graceful.shutdown() => {}

@@ -38,6 +38,13 @@ impl DemoOptions {
         }
     }
 
+    /// The test secret, Redis at `url` with the local cache (`REDIS_CACHE=1`).
+    pub fn redis_cached(url: String) -> Self {
+        let mut options = Self::redis(url);
+        options.env.push(("REDIS_CACHE", String::from("1")));
+        options
+    }
+
     /// The test secret, Redis at `url`.
     pub fn redis(url: String) -> Self {
         DemoOptions {
@@ -68,7 +75,9 @@ pub fn demo_command(options: &DemoOptions, port: u16, logs: &TempDir) -> Command
     }
     cmd.env_remove("HEADER_READ_TIMEOUT_SECS")
         .env_remove("SESSION_TTL_SECS")
-        .env_remove("MAX_CONNECTIONS");
+        .env_remove("MAX_CONNECTIONS")
+        .env_remove("REDIS_CACHE")
+        .env_remove("REDIS_CACHE_STALENESS_MS");
     for (name, value) in &options.env {
         cmd.env(name, value);
     }

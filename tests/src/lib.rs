@@ -16,6 +16,7 @@ pub mod browser;
 pub mod demo;
 pub mod http;
 pub mod procs;
+pub mod proxy;
 pub mod redis_server;
 pub mod suite;
 pub mod worker;

@@ -56,6 +56,8 @@
 mod handle;
 mod layer;
 #[cfg(feature = "redis")]
+mod redis_cache;
+#[cfg(feature = "redis")]
 pub mod redis_store;
 
 pub use edge_session;

@@ -11,11 +11,14 @@ use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, FromRedisValue, Script};
 
+pub use crate::redis_cache::{CacheConfig, CacheStats};
+use crate::redis_cache::{Lookup, Tracker};
+
 /// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
 pub const DEFAULT_PREFIX: &str = edge_session::store::DEFAULT_KEY_PREFIX;
 
 /// How long to wait for Redis before failing the request (503).
-const TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The store's Lua scripts (their text is in the core, shared with the
 /// Upstash REST store).
@@ -56,12 +59,14 @@ pub struct RedisStore<C = ConnectionManager> {
     prefix: Arc<str>,
     atomic_cycle: bool,
     scripts: Arc<Scripts>,
+    cache: Option<Arc<Tracker>>,
 }
 
 impl<C> fmt::Debug for RedisStore<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
+            .field("cache", &self.cache.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +103,32 @@ impl RedisStore<ConnectionManager> {
                 .map_err(store_error)?;
         }
         Ok(Self::new(conn))
+    }
+
+    /// Connects like [`connect`](Self::connect), plus a local cache of
+    /// records kept coherent by Redis (RESP3 client tracking, Redis 6 or
+    /// later): a load found in the cache costs no round trip, and any
+    /// change to a session by any client invalidates it. The guarantees,
+    /// as [`CacheConfig`] sets them:
+    ///
+    /// * a hit reflects every write, delete or expiry Redis applied more
+    ///   than `max_staleness` (5 ms) before it, whoever made it;
+    /// * a logout or login through this store is acknowledged only
+    ///   `max_staleness` after Redis applied it, so the client's next
+    ///   request, on any server caching with the same bound, never sees the
+    ///   old session;
+    /// * a lost, restarted, killed or silently cut connection stops all hits
+    ///   within `max_staleness`; the cache empties and refills through a new
+    ///   connection;
+    /// * at most `max_entries` records and about `max_bytes`.
+    ///
+    /// # Errors
+    /// [`Error::Store`] if the URL is invalid or Redis cannot be reached or
+    /// does not support tracking.
+    pub async fn connect_with_cache(url: &str, config: CacheConfig) -> Result<Self, Error> {
+        let mut store = Self::connect(url).await?;
+        store.cache = Some(Tracker::start(url, config).await?);
+        Ok(store)
     }
 }
 
@@ -142,6 +173,7 @@ impl<C> RedisStore<C> {
                 cycle: Script::new(redis_wire::CYCLE),
                 take: Script::new(redis_wire::TAKE),
             }),
+            cache: None,
         }
     }
 
@@ -150,6 +182,24 @@ impl<C> RedisStore<C> {
     pub fn with_prefix(mut self, prefix: &str) -> Self {
         self.prefix = Arc::from(prefix);
         self
+    }
+
+    /// The local cache's counters, if this store has one
+    /// ([`connect_with_cache`](RedisStore::connect_with_cache)).
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// After a write to `key`: the cache forgets it at once (this process's
+    /// next read goes to Redis), and a logout or login (`hold`) is
+    /// acknowledged only when every other server's cache has seen it.
+    async fn written(&self, key: &str, hold: bool) {
+        if let Some(cache) = &self.cache {
+            cache.forget(key);
+            if hold {
+                tokio::time::sleep(cache.hold()).await;
+            }
+        }
     }
 
     /// The Redis key of `id`.
@@ -193,11 +243,17 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
+        let key = self.key(id);
+        if let Some(cache) = &self.cache {
+            match cache.lookup(&key) {
+                Lookup::Hit(record) => return Ok(Some(record)),
+                Lookup::Miss(ticket) => return cache.fetch(&key, ticket).await,
+                Lookup::Bypass => {}
+            }
+        }
         let mut conn = self.conn.clone();
-        let fields: Result<Vec<(Vec<u8>, Vec<u8>)>, _> = redis::cmd("HGETALL")
-            .arg(self.key(id))
-            .query_async(&mut conn)
-            .await;
+        let fields: Result<Vec<(Vec<u8>, Vec<u8>)>, _> =
+            redis::cmd("HGETALL").arg(key).query_async(&mut conn).await;
         match fields {
             Ok(fields) if fields.is_empty() => Ok(None),
             Ok(fields) => decode_fields(fields).map(Some),
@@ -214,23 +270,25 @@ where
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
         let args = redis_wire::create_args(record, ttl)?;
-        let created: i64 = self
-            .run(&self.scripts.create, &[&self.key(&id)], &args)
-            .await?;
-        Ok((created == 1).then_some(id))
+        let key = self.key(&id);
+        let created = self.run::<i64>(&self.scripts.create, &[&key], &args).await;
+        self.written(&key, false).await;
+        Ok((created? == 1).then_some(id))
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
         let args = redis_wire::create_args(record, ttl)?;
-        let _: i64 = self
-            .run(&self.scripts.save, &[&self.key(id)], &args)
-            .await?;
-        Ok(id.clone())
+        let key = self.key(id);
+        let saved = self.run::<i64>(&self.scripts.save, &[&key], &args).await;
+        self.written(&key, false).await;
+        saved.map(|_| id.clone())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
-        let _: i64 = self.query(redis::cmd("DEL").arg(self.key(id))).await?;
-        Ok(())
+        let key = self.key(id);
+        let deleted = self.query::<i64>(redis::cmd("DEL").arg(&key)).await;
+        self.written(&key, deleted.is_ok()).await;
+        deleted.map(|_| ())
     }
 
     async fn update(
@@ -240,17 +298,19 @@ where
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
         let args = redis_wire::change_args(changes, ttl)?;
-        let applied: i64 = self
-            .run(&self.scripts.update, &[&self.key(id)], &args)
-            .await?;
-        Ok((applied == 1).then(|| id.clone()))
+        let key = self.key(id);
+        let applied = self.run::<i64>(&self.scripts.update, &[&key], &args).await;
+        self.written(&key, false).await;
+        Ok((applied? == 1).then(|| id.clone()))
     }
 
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>, Error> {
-        let found: i64 = self
-            .query(redis::cmd("EXPIRE").arg(self.key(id)).arg(ttl.max(1)))
-            .await?;
-        Ok((found == 1).then(|| id.clone()))
+        let key = self.key(id);
+        let found = self
+            .query::<i64>(redis::cmd("EXPIRE").arg(&key).arg(ttl.max(1)))
+            .await;
+        self.written(&key, false).await;
+        Ok((found? == 1).then(|| id.clone()))
     }
 
     async fn cycle(
@@ -263,16 +323,19 @@ where
         let (old_key, new_key) = (self.key(old), self.key(&new));
         if self.atomic_cycle {
             let args = redis_wire::change_args(changes, ttl)?;
-            let moved: i64 = self
-                .run(&self.scripts.cycle, &[&old_key, &new_key], &args)
-                .await?;
-            return Ok(match moved {
+            let moved = self
+                .run::<i64>(&self.scripts.cycle, &[&old_key, &new_key], &args)
+                .await;
+            // A login is held like a logout: the old id must not be served
+            // from any server's cache once the client has the new one.
+            self.written(&old_key, matches!(moved, Ok(1))).await;
+            return Ok(match moved? {
                 1 => Cycled::Moved(new),
                 2 => Cycled::Collision,
                 _ => Cycled::Gone,
             });
         }
-        // Cluster: the keys are in different slots. Take the old record (read
+        // Cluster (never cached): the keys are in different slots. Take the old record (read
         // and delete in one step: later writes to it find it gone), then
         // create the new one.
         let fields: Vec<(Vec<u8>, Vec<u8>)> =

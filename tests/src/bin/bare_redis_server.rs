@@ -1,7 +1,7 @@
 //! The load benchmark's baseline: a bare hyper 1.x server that does the
 //! fewest Redis commands a session request could need and nothing else (no
 //! cookies, no signing, no parsing of what Redis returns):
-//! `GET /view_session` -> one `HGETALL` (sessions are hashes),
+//! `GET /view_session` -> one `GET` of the session's JSON,
 //! `GET /setup_session` -> one `SET ... EX`,
 //! `GET /incr` -> one `GET` then one `SET ... EX` (a read-modify-write with
 //! no atomicity: what a session write costs at the least).
@@ -21,7 +21,6 @@ use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
 
 const KEY: &str = "session:bare-benchmark-baseline";
-const HASH_KEY: &str = "session:bare-benchmark-hash";
 const COUNTER_KEY: &str = "session:bare-benchmark-counter";
 const VALUE: &str = r#"{"data":"session_data"}"#;
 
@@ -38,10 +37,9 @@ async fn main() {
     }
     let client = redis::Client::open(redis_url.expect("--redis URL")).unwrap();
     let mut conn = ConnectionManager::new(client).await.unwrap();
-    let () = redis::cmd("HSET")
-        .arg(HASH_KEY)
-        .arg("data")
-        .arg(r#""session_data""#)
+    let () = redis::cmd("SET")
+        .arg(KEY)
+        .arg(VALUE)
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -67,15 +65,11 @@ async fn main() {
 
 async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes>> {
     let result: redis::RedisResult<String> = match path {
-        "/view_session" => redis::cmd("HGETALL")
-            .arg(HASH_KEY)
-            .query_async::<Vec<(String, String)>>(conn)
+        "/view_session" => redis::cmd("GET")
+            .arg(KEY)
+            .query_async::<Option<String>>(conn)
             .await
-            .map(|fields| {
-                let body: Vec<String> =
-                    fields.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
-                format!("{{{}}}", body.join(","))
-            }),
+            .map(Option::unwrap_or_default),
         "/incr" => {
             let read = redis::cmd("GET")
                 .arg(COUNTER_KEY)

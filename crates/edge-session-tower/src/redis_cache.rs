@@ -1,0 +1,680 @@
+//! The Redis store's opt-in local cache, kept coherent by Redis itself
+//! (server-assisted client-side caching: RESP3 and `CLIENT TRACKING`).
+//!
+//! How it stays correct (docs/design.md has the long form):
+//!
+//! * **One tracking connection.** Loads that may fill the cache go through
+//!   one RESP3 connection with `CLIENT TRACKING ON`. Redis remembers which
+//!   keys it read and, when any client changes, deletes or expires one of
+//!   them, pushes an `invalidate` message on that same connection. The
+//!   connection's reader hands each push to this module *synchronously*,
+//!   before it reads the next reply, so every invalidation Redis wrote
+//!   before a reply has been applied by the time that reply is seen.
+//! * **No fetch race.** Before a load is sent, its key is marked
+//!   "fetching" with a fresh token. An invalidation removes the mark; the
+//!   reply fills the cache only if its own mark is still there. A reply that
+//!   raced a write is served to its request (it was true when Redis read
+//!   it) but never cached. This is the race redis-rs's `cache-aio` loses.
+//! * **Bounded staleness, by heartbeat.** A background task pings the
+//!   tracking connection every `heartbeat`. A hit is served only if a ping
+//!   *sent* at most `max_staleness` ago has been answered on the connection
+//!   the entry was read through: Redis answered that ping after every write
+//!   it had applied before the ping was sent, and the invalidations for
+//!   those writes came first on the stream. So a hit reflects every write,
+//!   delete or expiry Redis applied more than `max_staleness` before it,
+//!   whoever made it (another server, a worker over Upstash REST,
+//!   `redis-cli`). A dead, restarted, killed or silently cut connection stops
+//!   answering pings, so hits stop within `max_staleness`; the cache is
+//!   emptied when the connection is seen to fail (at once on a close, after
+//!   the ping timeout on a silent cut) and refilled only through a new
+//!   tracking connection.
+//! * **Logouts stick everywhere.** A delete (logout) or an id change
+//!   (login) made through a caching store is acknowledged only
+//!   `max_staleness` after Redis applied it. The client's next request
+//!   starts after that, on whatever server, and by the rule above no server
+//!   whose `max_staleness` is at most that long can serve the old session
+//!   from its cache.
+//! * **Expiry.** Each entry keeps the key's remaining TTL, read with the
+//!   record (`PTTL`), measured from when the read was sent.
+//! * **Bounded.** At most `max_entries` records and about `max_bytes` of
+//!   keys and JSON text, in 16 shards; a full shard evicts before it
+//!   inserts.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use edge_session::store::decode_fields;
+use edge_session::{Error, Record};
+use redis::aio::MultiplexedConnection;
+use redis::{
+    AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
+};
+
+const SHARDS: usize = 16;
+
+/// A hash as `HGETALL` gives it.
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Settings of the Redis store's local cache
+/// ([`RedisStore::connect_with_cache`](crate::RedisStore::connect_with_cache)).
+///
+/// ```
+/// use std::time::Duration;
+/// use edge_session_tower::redis_store::CacheConfig;
+/// let config = CacheConfig::default()
+///     .with_max_entries(50_000)
+///     .with_max_bytes(32 << 20)
+///     .with_max_staleness(Duration::from_millis(10));
+/// assert_eq!(config.max_staleness(), Duration::from_millis(10));
+/// ```
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    max_entries: usize,
+    max_bytes: usize,
+    max_staleness: Duration,
+    ping_timeout: Duration,
+}
+
+impl Default for CacheConfig {
+    /// 10,000 records, 16 MiB, 5 ms of staleness at most, a 500 ms ping
+    /// timeout.
+    fn default() -> Self {
+        CacheConfig {
+            max_entries: 10_000,
+            max_bytes: 16 << 20,
+            max_staleness: Duration::from_millis(5),
+            ping_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+impl CacheConfig {
+    /// At most this many records in the cache.
+    #[must_use]
+    pub fn with_max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// At most about this many bytes of keys and record JSON in the cache.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// The staleness bound (at least 2 ms): a cache hit reflects every
+    /// change Redis applied this long before it, and logouts and logins are
+    /// acknowledged this long after Redis applied them. Every server sharing
+    /// a Redis should use the same bound (or a smaller one).
+    #[must_use]
+    pub fn with_max_staleness(mut self, max_staleness: Duration) -> Self {
+        self.max_staleness = max_staleness.max(Duration::from_millis(2));
+        self
+    }
+
+    /// How long an unanswered ping may take before the tracking connection
+    /// counts as cut: the cache is emptied and a new connection made
+    /// (default 500 ms; hits already stopped after the staleness bound).
+    #[must_use]
+    pub fn with_ping_timeout(mut self, ping_timeout: Duration) -> Self {
+        self.ping_timeout = ping_timeout;
+        self
+    }
+
+    /// The staleness bound.
+    pub fn max_staleness(&self) -> Duration {
+        self.max_staleness
+    }
+
+    /// The interval between heartbeat pings: a quarter of the bound, at
+    /// least 1 ms.
+    pub fn heartbeat(&self) -> Duration {
+        (self.max_staleness / 4).max(Duration::from_millis(1))
+    }
+}
+
+/// Counters of the local cache, since the store was made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Loads answered from the cache.
+    pub hits: u64,
+    /// Loads read from Redis through the tracking connection.
+    pub misses: u64,
+    /// Loads read without the cache because the tracking connection was
+    /// down or not yet confirmed.
+    pub bypassed: u64,
+    /// Keys Redis said changed (one per key in each invalidation).
+    pub invalidations: u64,
+    /// Replies not cached because their key changed while they were read.
+    pub raced: u64,
+    /// Times the whole cache was emptied (connection lost, `FLUSHALL`).
+    pub flushes: u64,
+    /// Tracking connections made (1 unless one was lost).
+    pub connections: u64,
+    /// Records in the cache now.
+    pub entries: u64,
+}
+
+enum Slot {
+    /// A load is on its way; only the load holding this token may fill it.
+    Fetching { token: u64 },
+    Ready {
+        record: Record,
+        /// Nanoseconds since the tracker's origin.
+        expires: u64,
+        generation: u64,
+        bytes: usize,
+    },
+}
+
+#[derive(Default)]
+struct Shard {
+    slots: HashMap<Box<str>, Slot>,
+    ready: usize,
+    bytes: usize,
+}
+
+impl Shard {
+    fn remove(&mut self, key: &str) -> bool {
+        match self.slots.remove(key) {
+            Some(Slot::Ready { bytes, .. }) => {
+                self.ready -= 1;
+                self.bytes -= bytes;
+                true
+            }
+            Some(Slot::Fetching { .. }) => true,
+            None => false,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.ready = 0;
+        self.bytes = 0;
+    }
+}
+
+/// The connection's health, changed only under this lock; `confirmed` is
+/// published in [`Tracker::confirmed`] for the hit path.
+struct Health {
+    generation: u64,
+    alive: bool,
+    conn: Option<MultiplexedConnection>,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    bypassed: AtomicU64,
+    invalidations: AtomicU64,
+    raced: AtomicU64,
+    flushes: AtomicU64,
+    connections: AtomicU64,
+}
+
+/// The cache and its tracking connection.
+pub(crate) struct Tracker {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    origin: Instant,
+    /// When (ns since origin) the newest answered ping of the current
+    /// generation was sent; 0 when none is.
+    confirmed: AtomicU64,
+    generation: AtomicU64,
+    health: Mutex<Health>,
+    tokens: AtomicU64,
+    config: CacheConfig,
+    client: redis::Client,
+    counters: Counters,
+}
+
+impl fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tracker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a shard leaves it consistent enough to clear.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// What a load through the tracker found.
+pub(crate) enum Lookup {
+    Hit(Record),
+    /// Not cached: read it through the tracking connection with this ticket.
+    Miss(Ticket),
+    /// The tracking connection is down or unconfirmed: read it elsewhere.
+    Bypass,
+}
+
+/// A miss's claim on its key.
+pub(crate) struct Ticket {
+    token: u64,
+    generation: u64,
+    conn: MultiplexedConnection,
+}
+
+impl Tracker {
+    /// Starts the tracker: connects the tracking connection and spawns the
+    /// heartbeat (which also reconnects). Returns once the first ping was
+    /// answered.
+    pub(crate) async fn start(url: &str, config: CacheConfig) -> Result<Arc<Self>, Error> {
+        let info = url.into_connection_info().map_err(Error::store)?;
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
+        let client =
+            redis::Client::open(info.set_redis_settings(settings)).map_err(Error::store)?;
+        let tracker = Arc::new(Tracker {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+            origin: Instant::now(),
+            confirmed: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
+            health: Mutex::new(Health {
+                generation: 0,
+                alive: false,
+                conn: None,
+            }),
+            tokens: AtomicU64::new(0),
+            config,
+            client,
+            counters: Counters::default(),
+        });
+        tracker.connect().await?;
+        tracker.ping().await?;
+        tokio::spawn(heartbeat(Arc::downgrade(&tracker)));
+        Ok(tracker)
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn shard(&self, key: &str) -> &Mutex<Shard> {
+        let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
+        &self.shards[index]
+    }
+
+    /// Whether a hit may be served now.
+    fn fresh(&self, now: u64) -> bool {
+        let confirmed = self.confirmed.load(Ordering::Acquire);
+        let bound = u64::try_from(self.config.max_staleness.as_nanos()).unwrap_or(u64::MAX);
+        confirmed != 0 && now.saturating_sub(confirmed) <= bound
+    }
+
+    /// Looks `key` up; on a miss, marks it as being fetched.
+    pub(crate) fn lookup(&self, key: &str) -> Lookup {
+        let now = self.now();
+        let generation = self.generation.load(Ordering::Acquire);
+        let fresh = self.fresh(now);
+        if fresh {
+            let shard = lock(self.shard(key));
+            if let Some(Slot::Ready {
+                record,
+                expires,
+                generation: g,
+                ..
+            }) = shard.slots.get(key)
+                && *g == generation
+                && *expires > now
+            {
+                let record = record.clone();
+                drop(shard);
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                return Lookup::Hit(record);
+            }
+        }
+        let conn = {
+            let health = lock(&self.health);
+            match (&health.conn, health.alive) {
+                (Some(conn), true) if health.generation == generation => conn.clone(),
+                _ => {
+                    self.counters.bypassed.fetch_add(1, Ordering::Relaxed);
+                    return Lookup::Bypass;
+                }
+            }
+        };
+        let token = self.tokens.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut shard = lock(self.shard(key));
+        if let Some(Slot::Ready { bytes, .. }) = shard.slots.get(key) {
+            let bytes = *bytes;
+            shard.ready -= 1;
+            shard.bytes -= bytes;
+        }
+        shard.slots.insert(Box::from(key), Slot::Fetching { token });
+        drop(shard);
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        Lookup::Miss(Ticket {
+            token,
+            generation,
+            conn,
+        })
+    }
+
+    /// Reads `key` through the tracking connection (`PTTL` and `HGETALL` in
+    /// one pipeline) and caches the record if nothing changed it meanwhile.
+    pub(crate) async fn fetch(&self, key: &str, ticket: Ticket) -> Result<Option<Record>, Error> {
+        let Ticket {
+            token,
+            generation,
+            mut conn,
+        } = ticket;
+        let sent = self.now();
+        let reply: redis::RedisResult<(i64, Fields)> = redis::pipe()
+            .cmd("PTTL")
+            .arg(key)
+            .cmd("HGETALL")
+            .arg(key)
+            .query_async(&mut conn)
+            .await;
+        let (pttl, fields) = match reply {
+            Ok(reply) => reply,
+            Err(e) => {
+                self.abandon(key, token);
+                return Err(if e.code() == Some("WRONGTYPE") {
+                    Error::CorruptRecord
+                } else {
+                    Error::store(e)
+                });
+            }
+        };
+        if fields.is_empty() {
+            self.abandon(key, token);
+            return Ok(None);
+        }
+        let bytes = key.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() + 64;
+        let record = match decode_fields(fields) {
+            Ok(record) => record,
+            Err(e) => {
+                self.abandon(key, token);
+                return Err(e);
+            }
+        };
+        let ttl_ns = u64::try_from(pttl)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .map(|ms| ms * 1_000_000);
+        self.fill(
+            key,
+            token,
+            generation,
+            &record,
+            ttl_ns.map(|ns| sent + ns),
+            bytes,
+        );
+        Ok(Some(record))
+    }
+
+    /// Puts `record` in the cache if the ticket's mark is still there.
+    fn fill(
+        &self,
+        key: &str,
+        token: u64,
+        generation: u64,
+        record: &Record,
+        expires: Option<u64>,
+        bytes: usize,
+    ) {
+        let shard_entries = self.config.max_entries.div_ceil(SHARDS);
+        let shard_bytes = self.config.max_bytes / SHARDS;
+        let mut shard = lock(self.shard(key));
+        let ours = matches!(shard.slots.get(key),
+            Some(Slot::Fetching { token: t, .. }) if *t == token);
+        if !ours {
+            self.counters.raced.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let (Some(expires), true) = (
+            expires,
+            generation == self.generation.load(Ordering::Acquire) && bytes <= shard_bytes,
+        ) else {
+            shard.slots.remove(key);
+            return;
+        };
+        // Make room: expired records first, then any.
+        if shard.ready >= shard_entries || shard.bytes + bytes > shard_bytes {
+            let now = self.now();
+            let mut victims: Vec<Box<str>> = shard
+                .slots
+                .iter()
+                .filter(|(_, slot)| matches!(slot, Slot::Ready { expires, .. } if *expires <= now))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for (k, slot) in &shard.slots {
+                if victims.len() >= 8 {
+                    break;
+                }
+                if matches!(slot, Slot::Ready { .. }) && !victims.contains(k) {
+                    victims.push(k.clone());
+                }
+            }
+            for victim in victims {
+                shard.remove(&victim);
+                if shard.ready < shard_entries && shard.bytes + bytes <= shard_bytes {
+                    break;
+                }
+            }
+            if shard.ready >= shard_entries || shard.bytes + bytes > shard_bytes {
+                shard.slots.remove(key);
+                return;
+            }
+        }
+        shard.slots.insert(
+            Box::from(key),
+            Slot::Ready {
+                record: record.clone(),
+                expires,
+                generation,
+                bytes,
+            },
+        );
+        shard.ready += 1;
+        shard.bytes += bytes;
+    }
+
+    /// Drops a miss's mark (if it is still its own).
+    fn abandon(&self, key: &str, token: u64) {
+        let mut shard = lock(self.shard(key));
+        if matches!(shard.slots.get(key), Some(Slot::Fetching { token: t, .. }) if *t == token) {
+            shard.slots.remove(key);
+        }
+    }
+
+    /// Forgets `key` (this process changed it).
+    pub(crate) fn forget(&self, key: &str) {
+        lock(self.shard(key)).remove(key);
+    }
+
+    /// How long a logout or login is held before it is acknowledged.
+    pub(crate) fn hold(&self) -> Duration {
+        self.config.max_staleness
+    }
+
+    fn invalidate(&self, data: &[Value]) {
+        match data.first() {
+            Some(Value::Array(keys)) => {
+                for key in keys {
+                    let key = match key {
+                        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok(),
+                        Value::SimpleString(s) => Some(s.as_str()),
+                        _ => None,
+                    };
+                    if let Some(key) = key {
+                        self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
+                        lock(self.shard(key)).remove(key);
+                    } else {
+                        self.flush();
+                    }
+                }
+            }
+            // FLUSHALL / FLUSHDB, or anything unexpected: forget everything.
+            _ => self.flush(),
+        }
+    }
+
+    fn flush(&self) {
+        self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        for shard in &*self.shards {
+            lock(shard).clear();
+        }
+    }
+
+    /// The push handler of the connection of `generation`: runs inside the
+    /// connection's reader, before the next reply is handed out.
+    fn on_push(&self, generation: u64, push: &PushInfo) {
+        match push.kind {
+            PushKind::Invalidate => self.invalidate(&push.data),
+            PushKind::Disconnection => self.lost(generation),
+            _ => {}
+        }
+    }
+
+    /// The connection of `generation` failed: no more hits, nothing cached.
+    fn lost(&self, generation: u64) {
+        let mut health = lock(&self.health);
+        if health.generation != generation || !health.alive {
+            return;
+        }
+        health.alive = false;
+        health.conn = None;
+        self.confirmed.store(0, Ordering::Release);
+        self.flush();
+    }
+
+    /// Makes a new tracking connection and puts it in place (a new
+    /// generation, an empty cache).
+    async fn connect(self: &Arc<Self>) -> Result<(), Error> {
+        let generation = self.generation.load(Ordering::Acquire) + 1;
+        let weak = Arc::downgrade(self);
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(crate::redis_store::TIMEOUT))
+            .set_response_timeout(Some(crate::redis_store::TIMEOUT))
+            .set_push_sender(move |push: PushInfo| {
+                if let Some(tracker) = weak.upgrade() {
+                    tracker.on_push(generation, &push);
+                }
+                Ok::<(), ()>(())
+            });
+        let mut conn = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(Error::store)?;
+        let () = redis::cmd("CLIENT")
+            .arg("TRACKING")
+            .arg("ON")
+            .query_async(&mut conn)
+            .await
+            .map_err(Error::store)?;
+        let mut health = lock(&self.health);
+        self.confirmed.store(0, Ordering::Release);
+        self.generation.store(generation, Ordering::Release);
+        self.flush();
+        health.generation = generation;
+        health.alive = true;
+        health.conn = Some(conn);
+        self.counters.connections.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// One heartbeat: a ping on the tracking connection; when answered in
+    /// time, hits may be served for `max_staleness` from when it was sent.
+    async fn ping(&self) -> Result<(), Error> {
+        let (generation, mut conn) = {
+            let health = lock(&self.health);
+            match (&health.conn, health.alive) {
+                (Some(conn), true) => (health.generation, conn.clone()),
+                _ => return Err(Error::store_msg("the tracking connection is down")),
+            }
+        };
+        let sent = self.now();
+        let pong = tokio::time::timeout(
+            self.config.ping_timeout,
+            redis::cmd("PING").query_async::<()>(&mut conn),
+        )
+        .await;
+        match pong {
+            Ok(Ok(())) => {
+                let health = lock(&self.health);
+                if health.generation == generation && health.alive {
+                    self.confirmed.fetch_max(sent.max(1), Ordering::AcqRel);
+                }
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.lost(generation);
+                Err(Error::store(e))
+            }
+            Err(_) => {
+                self.lost(generation);
+                Err(Error::store_msg(
+                    "the tracking connection did not answer a ping",
+                ))
+            }
+        }
+    }
+
+    /// The counters.
+    pub(crate) fn stats(&self) -> CacheStats {
+        let c = &self.counters;
+        CacheStats {
+            hits: c.hits.load(Ordering::Relaxed),
+            misses: c.misses.load(Ordering::Relaxed),
+            bypassed: c.bypassed.load(Ordering::Relaxed),
+            invalidations: c.invalidations.load(Ordering::Relaxed),
+            raced: c.raced.load(Ordering::Relaxed),
+            flushes: c.flushes.load(Ordering::Relaxed),
+            connections: c.connections.load(Ordering::Relaxed),
+            entries: self.shards.iter().map(|s| lock(s).ready as u64).sum(),
+        }
+    }
+}
+
+/// Pings every `heartbeat`; after a failure, empties the cache and
+/// reconnects (100 ms to 2 s apart). Ends when the last store handle is
+/// dropped.
+async fn heartbeat(tracker: Weak<Tracker>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(t) = tracker.upgrade() else { return };
+        let interval = t.config.heartbeat();
+        let alive = lock(&t.health).alive;
+        let wait = if !alive {
+            match t.connect().await {
+                Ok(()) => {
+                    backoff = Duration::from_millis(100);
+                    interval
+                }
+                Err(e) => {
+                    tracing::warn!("edge-session: the cache's tracking connection: {e}");
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                    backoff
+                }
+            }
+        } else {
+            match t.ping().await {
+                Ok(()) => interval,
+                Err(e) => {
+                    tracing::warn!("edge-session: the cache's tracking connection: {e}");
+                    interval
+                }
+            }
+        };
+        drop(t);
+        tokio::time::sleep(wait).await;
+    }
+}

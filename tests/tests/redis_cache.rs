@@ -1,0 +1,561 @@
+//! The Redis store's coherent local cache, against a real redis-server:
+//! two native demo processes on one Redis (A and B, both caching), the
+//! store itself racing writes at scale, and the connection failing in each
+//! way it can (restart, killed, silently cut).
+//!
+//! The staleness bound is the default, 5 ms ([`BOUND`]): a hit reflects
+//! every change Redis applied that long before it, and logouts are
+//! acknowledged that long after Redis applied them.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e::demo::{DemoOptions, NativeDemo};
+use e2e::http::{Client, Reply};
+use e2e::proxy::Proxy;
+use e2e::redis_server::RedisServer;
+use edge_session_tower::RedisStore;
+use edge_session_tower::edge_session::{SessionId, SessionStore};
+use edge_session_tower::redis_store::CacheConfig;
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+
+/// The demo's staleness bound (`REDIS_CACHE_STALENESS_MS` default).
+const BOUND: Duration = Duration::from_millis(5);
+/// Scheduling slack on top of the bound for the few checks that are about
+/// time (a process noticing a closed socket, a test thread waking up).
+const SLACK: Duration = Duration::from_millis(20);
+
+fn cookie_of(reply: &Reply) -> String {
+    reply
+        .set_cookie_for("session")
+        .expect("a session cookie")
+        .pair()
+}
+
+/// Creates a session on `client` with `data` and returns its cookie.
+async fn new_session(client: &Client, data: &str) -> String {
+    let reply = client
+        .get(&format!("/setup_session?data={data}"), None)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    cookie_of(&reply)
+}
+
+async fn view(client: &Client, cookie: &str) -> Reply {
+    client.get("/view_session", Some(cookie.as_bytes())).await
+}
+
+/// The demo's cache counters, printed when it shuts down.
+fn shutdown_stats(demo: &mut NativeDemo) -> String {
+    let status = demo.terminate(Duration::from_secs(15)).expect("exited");
+    assert!(status.success(), "{status:?}: {}", demo.stderr());
+    let out = demo.stdout();
+    out.lines()
+        .find(|l| l.starts_with("native-demo: cache:"))
+        .unwrap_or_else(|| panic!("no cache line in:\n{out}"))
+        .to_string()
+}
+
+fn stat(line: &str, name: &str) -> u64 {
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == name {
+            return words.next().unwrap().parse().unwrap();
+        }
+    }
+    panic!("no {name} in {line}")
+}
+
+async fn hgetall_calls(redis: &RedisServer) -> u64 {
+    redis
+        .command_calls()
+        .await
+        .get("hgetall")
+        .copied()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logout_on_a_is_never_served_by_b_1000_times() {
+    let redis = RedisServer::start();
+    let a = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let mut b = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let (ca, cb) = (a.client(), b.client());
+    let mut tasks = Vec::new();
+    for worker in 0..4 {
+        let (ca, cb) = (ca.clone(), cb.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..250 {
+                let data = format!("w{worker}i{i}");
+                let cookie = new_session(&ca, &data).await;
+                // B reads it twice: the first fills B's cache, the second
+                // is a hit.
+                for _ in 0..2 {
+                    let seen = view(&cb, &cookie).await;
+                    assert_eq!(seen.session(), json!({"data": data}), "B before logout");
+                }
+                let out = ca.get("/clear_session", Some(cookie.as_bytes())).await;
+                assert_eq!(out.status, 200);
+                assert!(out.set_cookie_for("session").unwrap().is_removal());
+                // The logout is acknowledged: B must not serve the session,
+                // from its cache or anywhere.
+                let after = view(&cb, &cookie).await;
+                assert_eq!(after.status, 200, "{}", after.text());
+                if after.session() != json!({}) {
+                    println!(
+                        "STALE cookie {cookie} at {:?}",
+                        std::time::SystemTime::now()
+                    );
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // The second read of a session is a hit whenever B's heartbeat is
+    // fresh (a stale heartbeat under load makes it a read from Redis
+    // instead): the test is about the cache, so most must be hits.
+    let line = shutdown_stats(&mut b);
+    assert!(stat(&line, "hits") >= 500, "{line}");
+    assert_eq!(stat(&line, "bypassed"), 0, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_write_on_a_is_seen_on_b_after_the_bound() {
+    let redis = RedisServer::start();
+    let a = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let mut b = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let (ca, cb) = (a.client(), b.client());
+    let cookie = new_session(&ca, "w").await;
+    assert_eq!(view(&cb, &cookie).await.session(), json!({"data": "w"}));
+    // Repeated views of an unchanged session do not reach Redis.
+    let before = hgetall_calls(&redis).await;
+    for _ in 0..50 {
+        assert_eq!(view(&cb, &cookie).await.session(), json!({"data": "w"}));
+    }
+    let reads = hgetall_calls(&redis).await - before;
+    assert!(reads <= 25, "{reads} of 50 unchanged views went to Redis");
+    for n in 1..=100 {
+        let inc = ca.get("/incr", Some(cookie.as_bytes())).await;
+        assert_eq!(inc.session()["count"], json!(n));
+        tokio::time::sleep(BOUND).await;
+        let seen = view(&cb, &cookie).await;
+        assert_eq!(
+            seen.session()["count"],
+            json!(n),
+            "B is stale after write {n}"
+        );
+    }
+    let line = shutdown_stats(&mut b);
+    assert!(stat(&line, "invalidations") >= 100, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_on_b_racing_writes_on_a_never_stick_10000_sessions() {
+    let redis = RedisServer::start();
+    let a = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let mut b = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let (ca, cb) = (a.client(), b.client());
+    const SESSIONS: usize = 10_000;
+    let gate = Arc::new(Semaphore::new(32));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..SESSIONS {
+        let (ca, cb, gate) = (ca.clone(), cb.clone(), gate.clone());
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            let cookie = new_session(&ca, "r").await;
+            // B's first read (a miss, filling its cache) races A's write.
+            let (read, write) =
+                tokio::join!(view(&cb, &cookie), ca.get("/incr", Some(cookie.as_bytes())));
+            assert_eq!(read.status, 200);
+            assert_eq!(write.session()["count"], json!(1));
+            (i, cookie)
+        });
+    }
+    let mut cookies = Vec::with_capacity(SESSIONS);
+    while let Some(done) = tasks.join_next().await {
+        cookies.push(done.unwrap());
+    }
+    tokio::time::sleep(BOUND + SLACK).await;
+    // Long after the write: every read on B sees it (twice: the second
+    // read is the one a stuck cache entry would answer).
+    let mut stuck = Vec::new();
+    for chunk in cookies.chunks(32) {
+        let mut reads = tokio::task::JoinSet::new();
+        for (i, cookie) in chunk.iter().cloned() {
+            let cb = cb.clone();
+            reads.spawn(async move {
+                let first = view(&cb, &cookie).await.session();
+                let second = view(&cb, &cookie).await.session();
+                (i, first, second)
+            });
+        }
+        while let Some(done) = reads.join_next().await {
+            let (i, first, second) = done.unwrap();
+            for seen in [first, second] {
+                if seen.get("count") != Some(&json!(1)) {
+                    stuck.push((i, seen));
+                }
+            }
+        }
+    }
+    assert!(
+        stuck.is_empty(),
+        "{} stale reads, e.g. {:?}",
+        stuck.len(),
+        &stuck[..stuck.len().min(5)]
+    );
+    let line = shutdown_stats(&mut b);
+    println!("B {line}");
+}
+
+// ------------------------------------------------- the store, at scale
+
+/// 10,000 keys: B's cache misses race writes made by another client
+/// (`HSET`, as `redis-cli` would). Every reply that raced its write must be
+/// served but never cached; afterwards every key reads fresh. `raced` shows
+/// the interleaving really happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn store_misses_racing_writes_never_stick() {
+    let redis = RedisServer::start();
+    let b = RedisStore::connect_with_cache(
+        &redis.url(),
+        CacheConfig::default().with_max_entries(20_000),
+    )
+    .await
+    .unwrap();
+    const KEYS: usize = 10_000;
+    let ids: Vec<SessionId> = (0..KEYS)
+        .map(|i| SessionId::parse(&format!("race{i:018}")).unwrap())
+        .collect();
+    let mut writer = redis.conn().await;
+    let mut pipe = redis::pipe();
+    for id in &ids {
+        pipe.cmd("HSET").arg(b.key(id)).arg("n").arg("0").ignore();
+        pipe.cmd("EXPIRE").arg(b.key(id)).arg(600).ignore();
+    }
+    let () = pipe.query_async(&mut writer).await.unwrap();
+    let gate = Arc::new(Semaphore::new(64));
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in &ids {
+        let (b, gate, mut writer, key) = (b.clone(), gate.clone(), writer.clone(), b.key(id));
+        let id = id.clone();
+        tasks.spawn(async move {
+            let _permit = gate.acquire_owned().await.unwrap();
+            let write = async move {
+                let () = redis::cmd("HSET")
+                    .arg(&key)
+                    .arg("n")
+                    .arg("1")
+                    .query_async(&mut writer)
+                    .await
+                    .unwrap();
+            };
+            let (read, ()) = tokio::join!(b.load(&id), write);
+            let n = read.unwrap().unwrap()["n"].clone();
+            assert!(n == json!(0) || n == json!(1), "{n}");
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    tokio::time::sleep(BOUND + SLACK).await;
+    let mut stuck = 0;
+    for id in &ids {
+        for _ in 0..2 {
+            if b.load(id).await.unwrap().unwrap()["n"] != json!(1) {
+                stuck += 1;
+            }
+        }
+    }
+    let stats = b.cache_stats().unwrap();
+    assert_eq!(stuck, 0, "stale reads after the writes: {stats:?}");
+    assert!(
+        stats.raced > 0,
+        "no miss raced a write; the test proved nothing: {stats:?}"
+    );
+    assert!(
+        stats.hits >= KEYS as u64,
+        "the second pass should hit: {stats:?}"
+    );
+}
+
+/// The cache is bounded: far more sessions than entries never grow it
+/// past its limit, and what it evicts is simply read again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_is_bounded() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect_with_cache(
+        &redis.url(),
+        CacheConfig::default()
+            .with_max_entries(160)
+            .with_max_bytes(1 << 20),
+    )
+    .await
+    .unwrap();
+    let mut conn = redis.conn().await;
+    for i in 0..2_000 {
+        let id = SessionId::parse(&format!("bound{i:017}")).unwrap();
+        let () = redis::cmd("HSET")
+            .arg(store.key(&id))
+            .arg("i")
+            .arg(i.to_string())
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let () = redis::cmd("EXPIRE")
+            .arg(store.key(&id))
+            .arg(600)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["i"], json!(i));
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["i"], json!(i));
+        assert!(store.cache_stats().unwrap().entries <= 160);
+    }
+    let stats = store.cache_stats().unwrap();
+    assert!(stats.entries > 100, "{stats:?}");
+    assert!(stats.hits >= 1_500, "{stats:?}");
+    // Bytes: a record bigger than a shard's share is served, never cached.
+    let id = SessionId::parse("bigrecord0000000000000").unwrap();
+    let big = format!("\"{}\"", "x".repeat(200_000));
+    let () = redis::cmd("HSET")
+        .arg(store.key(&id))
+        .arg("big")
+        .arg(&big)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let () = redis::cmd("EXPIRE")
+        .arg(store.key(&id))
+        .arg(600)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let hits = store.cache_stats().unwrap().hits;
+    for _ in 0..3 {
+        assert!(store.load(&id).await.unwrap().is_some());
+    }
+    assert_eq!(store.cache_stats().unwrap().hits, hits);
+}
+
+/// A session expiring in Redis is not served from the cache after its TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_session_is_not_served_from_the_cache() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
+        .await
+        .unwrap();
+    let mut conn = redis.conn().await;
+    let id = SessionId::parse("expiring00000000000000").unwrap();
+    let () = redis::cmd("HSET")
+        .arg(store.key(&id))
+        .arg("a")
+        .arg("1")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let () = redis::cmd("PEXPIRE")
+        .arg(store.key(&id))
+        .arg(300)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let start = Instant::now();
+    assert!(store.load(&id).await.unwrap().is_some());
+    assert!(store.load(&id).await.unwrap().is_some());
+    assert!(store.cache_stats().unwrap().hits >= 1);
+    tokio::time::sleep(Duration::from_millis(300).saturating_sub(start.elapsed())).await;
+    assert_eq!(store.load(&id).await.unwrap(), None);
+}
+
+// ------------------------------------------------- the connection failing
+
+/// Views on B, from `from` on, until `until`: each answer's session (or
+/// the status when not 200).
+async fn watch(client: &Client, cookie: &str, until: Instant) -> Vec<Value> {
+    let mut seen = Vec::new();
+    while Instant::now() < until {
+        let reply = view(client, cookie).await;
+        seen.push(if reply.status == 200 {
+            reply.session()
+        } else {
+            json!(reply.status)
+        });
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    seen
+}
+
+/// Polls B until it shows `want` (Redis reachable again).
+async fn until_shows(client: &Client, cookie: &str, want: &Value, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let reply = view(client, cookie).await;
+        if reply.status == 200 && &reply.session() == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B never showed {want} (last: {} {})",
+            reply.status,
+            reply.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn cached_on_b(b: &Client, cookie: &str, data: &Value) {
+    for _ in 0..3 {
+        assert_eq!(&view(b, cookie).await.session(), data);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_empties_the_cache() {
+    let mut redis = RedisServer::start();
+    let mut b = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let cb = b.client();
+    let cookie = new_session(&cb, "before").await;
+    cached_on_b(&cb, &cookie, &json!({"data": "before"})).await;
+    // Redis restarts empty: the session is gone everywhere.
+    redis.stop();
+    let stopped = Instant::now();
+    tokio::time::sleep(BOUND + SLACK).await;
+    let during = watch(&cb, &cookie, Instant::now() + Duration::from_millis(300)).await;
+    assert!(
+        during.iter().all(|s| s != &json!({"data": "before"})),
+        "served from the cache {:?} after Redis stopped: {during:?}",
+        stopped.elapsed()
+    );
+    redis.restart();
+    until_shows(&cb, &cookie, &json!({}), Duration::from_secs(10)).await;
+    // Emptied when the connection was lost (the first flush is the
+    // connection's start).
+    let line = shutdown_stats(&mut b);
+    assert!(stat(&line, "flushes") >= 2, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_tracking_connection_empties_the_cache() {
+    let redis = RedisServer::start();
+    let mut b = NativeDemo::start(&DemoOptions::redis_cached(redis.url()));
+    let cb = b.client();
+    let cookie = new_session(&cb, "before").await;
+    cached_on_b(&cb, &cookie, &json!({"data": "before"})).await;
+    let mut conn = redis.conn().await;
+    // Kill every tracking connection, then change the session: the killed
+    // connection can no longer deliver that invalidation.
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let tracking: Vec<&str> = clients
+        .lines()
+        .filter(|l| {
+            l.split(' ')
+                .any(|f| f.starts_with("flags=") && f.contains('t'))
+        })
+        .filter_map(|l| l.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .collect();
+    assert!(
+        !tracking.is_empty(),
+        "no tracking connection in:\n{clients}"
+    );
+    for id in &tracking {
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(*id)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let killed = Instant::now();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("session:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let () = redis::cmd("HSET")
+        .arg(&keys[0])
+        .arg("data")
+        .arg("\"after\"")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep((BOUND + SLACK).saturating_sub(killed.elapsed())).await;
+    let seen = watch(&cb, &cookie, Instant::now() + Duration::from_millis(300)).await;
+    assert!(
+        seen.iter().all(|s| s != &json!({"data": "before"})),
+        "stale after the tracking connection was killed: {seen:?}"
+    );
+    until_shows(
+        &cb,
+        &cookie,
+        &json!({"data": "after"}),
+        Duration::from_secs(5),
+    )
+    .await;
+    cached_on_b(&cb, &cookie, &json!({"data": "after"})).await;
+    let line = shutdown_stats(&mut b);
+    assert!(stat(&line, "connections") >= 2, "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_network_cut_stops_hits_within_the_bound() {
+    let redis = RedisServer::start();
+    let proxy = Proxy::start(redis.port());
+    let mut b = NativeDemo::start(&DemoOptions::redis_cached(proxy.redis_url()));
+    let cb = b.client();
+    let cookie = new_session(&cb, "before").await;
+    cached_on_b(&cb, &cookie, &json!({"data": "before"})).await;
+    // Nothing passes between B and Redis any more, and nothing is closed.
+    proxy.freeze();
+    let cut = Instant::now();
+    let mut conn = redis.conn().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("session:*")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let () = redis::cmd("HSET")
+        .arg(&keys[0])
+        .arg("data")
+        .arg("\"after\"")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    tokio::time::sleep((BOUND + SLACK).saturating_sub(cut.elapsed())).await;
+    // B cannot know about the change; it must stop serving what it cached.
+    // (Its answers are 503 once Redis's 2 s timeout passes.)
+    let mut answers = Vec::new();
+    let mut reads = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (cb, cookie) = (cb.clone(), cookie.clone());
+        reads.spawn(async move { view(&cb, &cookie).await });
+    }
+    while let Some(reply) = reads.join_next().await {
+        let reply = reply.unwrap();
+        answers.push((reply.status, reply.text()));
+    }
+    assert!(
+        answers.iter().all(|(status, _)| *status == 503),
+        "answers during the cut: {answers:?}"
+    );
+    proxy.thaw();
+    until_shows(
+        &cb,
+        &cookie,
+        &json!({"data": "after"}),
+        Duration::from_secs(15),
+    )
+    .await;
+    let line = shutdown_stats(&mut b);
+    assert!(stat(&line, "flushes") >= 2, "{line}");
+}
