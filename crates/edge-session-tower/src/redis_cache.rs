@@ -47,17 +47,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use edge_session::store::decode_fields;
 use edge_session::{Error, Record};
 use redis::aio::MultiplexedConnection;
+
+use crate::redis_store::record_of;
 use redis::{
     AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
 };
 
 const SHARDS: usize = 16;
-
-/// A hash as `HGETALL` gives it.
-type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Settings of the Redis store's local cache
 /// ([`RedisStore::connect_with_cache`](crate::RedisStore::connect_with_cache)).
@@ -374,14 +372,14 @@ impl Tracker {
             mut conn,
         } = ticket;
         let sent = self.now();
-        let reply: redis::RedisResult<(i64, Fields)> = redis::pipe()
+        let reply: redis::RedisResult<(i64, Value)> = redis::pipe()
             .cmd("PTTL")
             .arg(key)
             .cmd("HGETALL")
             .arg(key)
             .query_async(&mut conn)
             .await;
-        let (pttl, fields) = match reply {
+        let (pttl, hash) = match reply {
             Ok(reply) => reply,
             Err(e) => {
                 self.abandon(key, token);
@@ -392,18 +390,18 @@ impl Tracker {
                 });
             }
         };
-        if fields.is_empty() {
-            self.abandon(key, token);
-            return Ok(None);
-        }
-        let bytes = key.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() + 64;
-        let record = match decode_fields(fields) {
-            Ok(record) => record,
+        let record = match record_of(&hash) {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                self.abandon(key, token);
+                return Ok(None);
+            }
             Err(e) => {
                 self.abandon(key, token);
                 return Err(e);
             }
         };
+        let bytes = key.len() + text_len(&hash) + 64;
         let ttl_ns = u64::try_from(pttl)
             .ok()
             .filter(|ms| *ms > 0)
@@ -641,6 +639,17 @@ impl Tracker {
             connections: c.connections.load(Ordering::Relaxed),
             entries: self.shards.iter().map(|s| lock(s).ready as u64).sum(),
         }
+    }
+}
+
+/// The bytes of text in a reply (the record's keys and JSON).
+fn text_len(value: &Value) -> usize {
+    match value {
+        Value::BulkString(b) => b.len(),
+        Value::SimpleString(s) => s.len(),
+        Value::Array(items) => items.iter().map(text_len).sum(),
+        Value::Map(pairs) => pairs.iter().map(|(k, v)| text_len(k) + text_len(v)).sum(),
+        _ => 0,
     }
 }
 

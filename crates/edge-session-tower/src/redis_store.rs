@@ -9,7 +9,11 @@ use edge_session::redis_wire;
 use edge_session::store::{decode_fields, record_key};
 use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Script};
+use std::io::Write as _;
+
+use redis::{
+    Cmd, ErrorKind, FromRedisValue, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
+};
 
 pub use crate::redis_cache::{CacheConfig, CacheStats};
 use crate::redis_cache::{Lookup, Tracker};
@@ -24,11 +28,28 @@ pub(crate) const TIMEOUT: Duration = Duration::from_secs(2);
 /// Upstash REST store).
 #[derive(Debug)]
 struct Scripts {
-    create: Script,
-    save: Script,
-    update: Script,
-    cycle: Script,
-    take: Script,
+    create: Lua,
+    save: Lua,
+    update: Lua,
+    cycle: Lua,
+    take: Lua,
+}
+
+/// A script's text and SHA-1: each write is one `EVALSHA`, built straight
+/// into one command buffer (`EVAL` once if Redis lost its script cache).
+#[derive(Debug)]
+struct Lua {
+    code: &'static str,
+    hash: String,
+}
+
+impl Lua {
+    fn new(code: &'static str) -> Self {
+        Lua {
+            code,
+            hash: Script::new(code).get_hash().to_owned(),
+        }
+    }
 }
 
 /// Sessions in Redis: a hash under `<prefix><id>` (prefix `session:` by
@@ -68,6 +89,47 @@ impl<C> fmt::Debug for RedisStore<C> {
             .field("prefix", &self.prefix)
             .field("cache", &self.cache.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// A session's key as one command argument, written straight into the
+/// command (no key string per request).
+struct KeyArg<'a>(&'a str, &'a str);
+
+impl ToRedisArgs for KeyArg<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // Writing to the command's own buffer cannot fail.
+        let _ = arg.write_all(self.0.as_bytes());
+        let _ = arg.write_all(self.1.as_bytes());
+    }
+}
+
+/// A record from `HGETALL`'s reply, read in place: a flat array of field
+/// and value (RESP2) or a map (RESP3); empty means no record.
+pub(crate) fn record_of(hash: &Value) -> Result<Option<Record>, Error> {
+    fn bytes(v: &Value) -> &[u8] {
+        match v {
+            Value::BulkString(b) => b,
+            Value::SimpleString(s) => s.as_bytes(),
+            // Not a string: fails to decode as JSON (corrupt).
+            _ => &[],
+        }
+    }
+    match hash {
+        Value::Array(items) if items.is_empty() => Ok(None),
+        Value::Map(pairs) if pairs.is_empty() => Ok(None),
+        Value::Nil => Ok(None),
+        Value::Array(items) if items.len() % 2 == 0 => decode_fields(
+            items
+                .chunks_exact(2)
+                .map(|kv| (bytes(&kv[0]), bytes(&kv[1]))),
+        )
+        .map(Some),
+        Value::Map(pairs) => {
+            decode_fields(pairs.iter().map(|(k, v)| (bytes(k), bytes(v)))).map(Some)
+        }
+        _ => Err(Error::CorruptRecord),
     }
 }
 
@@ -167,11 +229,11 @@ impl<C> RedisStore<C> {
             prefix: Arc::from(DEFAULT_PREFIX),
             atomic_cycle: true,
             scripts: Arc::new(Scripts {
-                create: Script::new(redis_wire::CREATE),
-                save: Script::new(redis_wire::SAVE),
-                update: Script::new(redis_wire::UPDATE),
-                cycle: Script::new(redis_wire::CYCLE),
-                take: Script::new(redis_wire::TAKE),
+                create: Lua::new(redis_wire::CREATE),
+                save: Lua::new(redis_wire::SAVE),
+                update: Lua::new(redis_wire::UPDATE),
+                cycle: Lua::new(redis_wire::CYCLE),
+                take: Lua::new(redis_wire::TAKE),
             }),
             cache: None,
         }
@@ -219,22 +281,32 @@ where
 
     async fn run<T: FromRedisValue>(
         &self,
-        script: &Script,
+        script: &Lua,
         keys: &[&str],
         args: &[String],
     ) -> Result<T, Error> {
-        let mut invocation = script.prepare_invoke();
-        for key in keys {
-            invocation.key(*key);
-        }
-        for arg in args {
-            invocation.arg(arg.as_str());
-        }
         let mut conn = self.conn.clone();
-        invocation
-            .invoke_async(&mut conn)
-            .await
-            .map_err(store_error)
+        let reply = redis::cmd("EVALSHA")
+            .arg(&script.hash)
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args)
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            // Redis restarted or flushed its scripts: EVAL loads it again.
+            Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                redis::cmd("EVAL")
+                    .arg(script.code)
+                    .arg(keys.len())
+                    .arg(keys)
+                    .arg(args)
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(store_error)
+            }
+            reply => reply.map_err(store_error),
+        }
     }
 }
 
@@ -243,8 +315,8 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
-        let key = self.key(id);
         if let Some(cache) = &self.cache {
+            let key = self.key(id);
             match cache.lookup(&key) {
                 Lookup::Hit(record) => return Ok(Some(record)),
                 Lookup::Miss(ticket) => return cache.fetch(&key, ticket).await,
@@ -252,11 +324,12 @@ where
             }
         }
         let mut conn = self.conn.clone();
-        let fields: Result<Vec<(Vec<u8>, Vec<u8>)>, _> =
-            redis::cmd("HGETALL").arg(key).query_async(&mut conn).await;
-        match fields {
-            Ok(fields) if fields.is_empty() => Ok(None),
-            Ok(fields) => decode_fields(fields).map(Some),
+        let reply: Result<Value, _> = redis::cmd("HGETALL")
+            .arg(KeyArg(&self.prefix, id.as_str()))
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            Ok(hash) => record_of(&hash),
             // A key of another type (a string from an older format): corrupt.
             Err(e) if e.code() == Some("WRONGTYPE") => Err(Error::CorruptRecord),
             Err(e) => Err(store_error(e)),
