@@ -11,7 +11,9 @@
 #          (edge-session: a new session, one create script; bare: one SET);
 #   incr:  GET /incr with a valid cookie
 #          (edge-session: HGETALL + the conditional field-level update
-#          script; bare: one GET + one SET).
+#          script; bare: one GET + one SET);
+#   plain: the same JSON with no session and no Redis, from bare hyper and
+#          from the axum app: the machine's HTTP ceiling and axum's own cost.
 # Prints requests/s, p50 and p99 (median of ROUNDS runs) and the ratio to the
 # bare server, plus the cache's hit ratio.
 #
@@ -25,7 +27,7 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
 ROUNDS="${ROUNDS:-3}"
-PATHS="${PATHS:-view setup incr}"
+PATHS="${PATHS:-view setup incr plain}"
 
 for tool in wrk redis-server redis-cli curl python3; do
     if ! command -v "$tool" >/dev/null; then
@@ -92,6 +94,7 @@ ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/)
 run() {
     local server="$1" path="$2" url out cookie=()
     url="http://127.0.0.1:${PORT[$server]}/$path"
+    [ "$server:$path" = bare:plain ] && url="http://127.0.0.1:${PORT[$server]}/static"
     [ "$path" = setup_session ] || cookie=(-H "Cookie: ${COOKIE[$server]}")
     out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${cookie[@]}" "$url")"
     if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
@@ -115,6 +118,7 @@ for path in $PATHS; do
         view) route=view_session; servers="edge cache bare" ;;
         setup) route=setup_session; servers="edge bare" ;;
         incr) route=incr; servers="edge cache bare" ;;
+        plain) route=plain; servers="edge bare" ;;
         *) echo "unknown path $path" >&2; exit 1 ;;
     esac
     declare -A runs=()
@@ -123,6 +127,7 @@ for path in $PATHS; do
     done
     for server in $servers; do R[${server}_$path]="$(grep . <<<"${runs[$server]}" | median)"; done
     unset runs
+    if [ "$path" = view ]; then VIEW_STATS="$(curl -s "http://127.0.0.1:${PORT[cache]}/__cache_stats" || true)"; fi
 done
 
 echo
@@ -131,10 +136,14 @@ echo
 printf '| path | server | requests/s | ratio to bare | p50 (ms) | p99 (ms) |\n|---|---|---:|---:|---:|---:|\n'
 for path in $PATHS; do
     read -r brps bp50 bp99 <<<"${R[bare_$path]}"
+    # Plain rows are compared with the bare one-GET server, like views.
+    [ "$path" = plain ] && [ -n "${R[bare_view]:-}" ] && read -r brps bp50 bp99 <<<"${R[bare_view]}"
     for server in edge cache bare; do
         [ -n "${R[${server}_$path]:-}" ] || continue
         read -r rps p50 p99 <<<"${R[${server}_$path]}"
         case "$server:$path" in
+            edge:plain) name="axum alone (no session, no Redis)" ;;
+            bare:plain) name="bare hyper alone (no Redis): the HTTP ceiling" ;;
             edge:*) name="edge-session (axum, Redis)" ;;
             cache:*) name="edge-session (axum, Redis + local cache)" ;;
             bare:view) name="bare hyper + one GET" ;;
@@ -145,7 +154,8 @@ for path in $PATHS; do
         printf '| %s | %s | %.0f | %s | %.3f | %.3f |\n' "$path" "$name" "$rps" "$ratio" "$p50" "$p99"
     done
 done
-STATS="$(curl -s "http://127.0.0.1:${PORT[cache]}/__cache_stats" || true)"
-[ -n "$STATS" ] && echo && echo "cache: $STATS"
+[ -n "${VIEW_STATS:-}" ] && echo && echo "cache during the view runs: $VIEW_STATS"
+
 echo
+echo "Ratios of the plain rows are to the bare one-GET server."
 echo "Budgets (issue 11): view >= 0.95 of the bare GET; with the cache >= 1.5; incr >= 0.90 of the bare GET + SET; setup >= 0.95 of the bare SET."

@@ -272,6 +272,7 @@ async fn store_misses_racing_writes_never_stick() {
         }
     }
     let stats = b.cache_stats().unwrap();
+    println!("{stats:?}");
     assert_eq!(stuck, 0, "stale reads after the writes: {stats:?}");
     assert!(
         stats.raced > 0,

@@ -4,7 +4,9 @@
 //! `GET /view_session` -> one `GET` of the session's JSON,
 //! `GET /setup_session` -> one `SET ... EX`,
 //! `GET /incr` -> one `GET` then one `SET ... EX` (a read-modify-write with
-//! no atomicity: what a session write costs at the least).
+//! no atomicity: what a session write costs at the least),
+//! `GET /static` -> the same JSON answer with no Redis at all (the HTTP
+//! ceiling of this machine).
 //!
 //! `bare-redis-server --listen 127.0.0.1:PORT --redis redis://127.0.0.1:PORT`
 #![allow(clippy::unwrap_used)]
@@ -65,6 +67,7 @@ async fn main() {
 
 async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes>> {
     let result: redis::RedisResult<String> = match path {
+        "/static" => Ok(String::from(VALUE)),
         "/view_session" => redis::cmd("GET")
             .arg(KEY)
             .query_async::<Option<String>>(conn)

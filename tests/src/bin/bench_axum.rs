@@ -2,7 +2,8 @@
 //! compact axum 0.8 app on 2 tokio worker threads, no request log, the same
 //! shape as the peers' benchmark servers. Routes: `GET /view_session`
 //! (the session as JSON), `GET /setup_session` (sets `data`), `GET /incr`
-//! (increments `count`).
+//! (increments `count`), and `GET /plain` (the same JSON, outside the
+//! session layer: axum's own cost).
 //!
 //! `bench-axum --listen 127.0.0.1:PORT --redis redis://127.0.0.1:PORT [--cache]`
 //! (`--cache`: the Redis store with its coherent local cache;
@@ -70,7 +71,16 @@ async fn serve<S: SessionStore + Clone + Send + Sync + 'static>(
         .route("/setup_session", get(setup))
         .route("/incr", get(incr))
         .layer(SessionLayer::try_new(store, config).unwrap());
-    // The cache's counters, outside the session layer (for the benchmark).
+    // Outside the session layer: axum alone, and the cache's counters.
+    let app = app.route(
+        "/plain",
+        get(|| async {
+            (
+                [(CONTENT_TYPE, "application/json")],
+                r#"{"session":{"data":"session_data"}}"#,
+            )
+        }),
+    );
     let app = app.route(
         "/__cache_stats",
         get(move || async move {
