@@ -18,6 +18,7 @@ use e2e::redis_server::RedisServer;
 use edge_session_tower::RedisStore;
 use edge_session_tower::edge_session::{SessionId, SessionStore};
 use edge_session_tower::redis_store::CacheConfig;
+use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
@@ -75,6 +76,36 @@ async fn hgetall_calls(redis: &RedisServer) -> u64 {
         .get("hgetall")
         .copied()
         .unwrap_or(0)
+}
+
+/// `HSET key field value` and `PEXPIRE key ttl_ms`, as another client
+/// (`redis-cli`) would write a session.
+async fn put(conn: &mut MultiplexedConnection, key: &str, field: &str, value: &str, ttl_ms: u64) {
+    let () = redis::pipe()
+        .cmd("HSET")
+        .arg(key)
+        .arg(field)
+        .arg(value)
+        .ignore()
+        .cmd("PEXPIRE")
+        .arg(key)
+        .arg(ttl_ms)
+        .ignore()
+        .query_async(conn)
+        .await
+        .unwrap();
+}
+
+/// Sets `data` to "after" in the only session Redis holds, behind the
+/// demo's back.
+async fn change_the_only_session(conn: &mut MultiplexedConnection) {
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("session:*")
+        .query_async(conn)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    put(conn, &keys[0], "data", "\"after\"", 600_000).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -300,19 +331,7 @@ async fn the_cache_is_bounded() {
     let mut conn = redis.conn().await;
     for i in 0..2_000 {
         let id = SessionId::parse(&format!("bound{i:017}")).unwrap();
-        let () = redis::cmd("HSET")
-            .arg(store.key(&id))
-            .arg("i")
-            .arg(i.to_string())
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let () = redis::cmd("EXPIRE")
-            .arg(store.key(&id))
-            .arg(600)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
+        put(&mut conn, &store.key(&id), "i", &i.to_string(), 600_000).await;
         assert_eq!(store.load(&id).await.unwrap().unwrap()["i"], json!(i));
         assert_eq!(store.load(&id).await.unwrap().unwrap()["i"], json!(i));
         assert!(store.cache_stats().unwrap().entries <= 160);
@@ -323,24 +342,35 @@ async fn the_cache_is_bounded() {
     // Bytes: a record bigger than a shard's share is served, never cached.
     let id = SessionId::parse("bigrecord0000000000000").unwrap();
     let big = format!("\"{}\"", "x".repeat(200_000));
-    let () = redis::cmd("HSET")
-        .arg(store.key(&id))
-        .arg("big")
-        .arg(&big)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let () = redis::cmd("EXPIRE")
-        .arg(store.key(&id))
-        .arg(600)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    put(&mut conn, &store.key(&id), "big", &big, 600_000).await;
     let hits = store.cache_stats().unwrap().hits;
     for _ in 0..3 {
         assert!(store.load(&id).await.unwrap().is_some());
     }
     assert_eq!(store.cache_stats().unwrap().hits, hits);
+}
+
+/// `FLUSHALL` by another client (Redis sends a null invalidation): nothing
+/// cached survives it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushall_empties_the_cache() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
+        .await
+        .unwrap();
+    let mut conn = redis.conn().await;
+    let id = SessionId::parse("flushall00000000000000").unwrap();
+    put(&mut conn, &store.key(&id), "a", "1", 600_000).await;
+    assert!(store.load(&id).await.unwrap().is_some());
+    assert!(store.load(&id).await.unwrap().is_some());
+    let hits = store.cache_stats().unwrap().hits;
+    assert!(hits >= 1);
+    let () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+    tokio::time::sleep(BOUND + SLACK).await;
+    assert_eq!(store.load(&id).await.unwrap(), None);
+    let stats = store.cache_stats().unwrap();
+    assert_eq!(stats.hits, hits, "{stats:?}");
+    assert!(stats.flushes >= 2, "{stats:?}");
 }
 
 /// A session expiring in Redis is not served from the cache after its TTL.
@@ -352,19 +382,7 @@ async fn an_expired_session_is_not_served_from_the_cache() {
         .unwrap();
     let mut conn = redis.conn().await;
     let id = SessionId::parse("expiring00000000000000").unwrap();
-    let () = redis::cmd("HSET")
-        .arg(store.key(&id))
-        .arg("a")
-        .arg("1")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let () = redis::cmd("PEXPIRE")
-        .arg(store.key(&id))
-        .arg(300)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    put(&mut conn, &store.key(&id), "a", "1", 300).await;
     let start = Instant::now();
     assert!(store.load(&id).await.unwrap().is_some());
     assert!(store.load(&id).await.unwrap().is_some());
@@ -477,19 +495,7 @@ async fn a_killed_tracking_connection_empties_the_cache() {
             .unwrap();
     }
     let killed = Instant::now();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("session:*")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(keys.len(), 1);
-    let () = redis::cmd("HSET")
-        .arg(&keys[0])
-        .arg("data")
-        .arg("\"after\"")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    change_the_only_session(&mut conn).await;
     tokio::time::sleep((BOUND + SLACK).saturating_sub(killed.elapsed())).await;
     let seen = watch(&cb, &cookie, Instant::now() + Duration::from_millis(300)).await;
     assert!(
@@ -520,18 +526,7 @@ async fn a_silent_network_cut_stops_hits_within_the_bound() {
     proxy.freeze();
     let cut = Instant::now();
     let mut conn = redis.conn().await;
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg("session:*")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let () = redis::cmd("HSET")
-        .arg(&keys[0])
-        .arg("data")
-        .arg("\"after\"")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    change_the_only_session(&mut conn).await;
     tokio::time::sleep((BOUND + SLACK).saturating_sub(cut.elapsed())).await;
     // B cannot know about the change; it must stop serving what it cached.
     // (Its answers are 503 once Redis's 2 s timeout passes.)

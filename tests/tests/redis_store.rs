@@ -8,6 +8,7 @@ use e2e::redis_server::{RedisCluster, RedisServer};
 use edge_session::testing::conformance;
 use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use edge_session_tower::RedisStore;
+use edge_session_tower::redis_store::CacheConfig;
 use serde_json::json;
 
 fn record(v: serde_json::Value) -> Record {
@@ -29,6 +30,69 @@ async fn redis_store_conformance() {
     let prefixed = store.clone().with_prefix("app1:sess:");
     conformance::run(&prefixed).await;
     conformance::atomic(&prefixed).await;
+}
+
+/// The store with its local cache keeps the whole store contract: every
+/// read after this process's own write, delete or expiry must see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_store_with_cache_conformance() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
+        .await
+        .unwrap();
+    conformance::run(&store).await;
+    conformance::atomic(&store).await;
+    conformance::interleavings(&store).await;
+    conformance::expiry(&store, sleep).await;
+    let stats = store.cache_stats().unwrap();
+    assert!(stats.hits > 0 && stats.misses > 0, "{stats:?}");
+}
+
+/// Redis lost its script cache (`SCRIPT FLUSH`, or a restart): the next
+/// write loads the script again (`EVAL` after `NOSCRIPT`) and succeeds.
+#[tokio::test]
+async fn writes_survive_a_flushed_script_cache() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let id = SessionId::parse("scripts000000000000000").unwrap();
+    assert!(
+        store
+            .create(id.clone(), &record(json!({"n": 1})), 60)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let mut conn = redis.conn().await;
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut changes = Changes::default();
+    changes.increment("n", 2);
+    assert_eq!(
+        store.update(&id, &changes, 60).await.unwrap(),
+        Some(id.clone())
+    );
+    assert_eq!(store.load(&id).await.unwrap().unwrap()["n"], json!(3));
+    let calls = redis.command_calls().await;
+    assert!(calls.get("eval").copied().unwrap_or(0) >= 1, "{calls:?}");
+    // Loaded again: the next write is one EVALSHA.
+    let evals = calls.get("eval").copied().unwrap_or(0);
+    assert_eq!(
+        store.update(&id, &changes, 60).await.unwrap(),
+        Some(id.clone())
+    );
+    assert_eq!(
+        redis
+            .command_calls()
+            .await
+            .get("eval")
+            .copied()
+            .unwrap_or(0),
+        evals
+    );
+    assert_eq!(store.load(&id).await.unwrap().unwrap()["n"], json!(5));
 }
 
 #[tokio::test]
