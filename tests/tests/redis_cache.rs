@@ -315,6 +315,63 @@ async fn store_misses_racing_writes_never_stick() {
     );
 }
 
+/// Two caching stores on separate connections (two servers): a removed
+/// key (the `remove("user")` kind of logout) and a deleted session are
+/// never read on B once A's call returned, 500 times each, while B is kept
+/// busy with hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removals_and_deletes_on_a_are_never_read_on_b() {
+    let redis = RedisServer::start();
+    let a = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
+        .await
+        .unwrap();
+    let b = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
+        .await
+        .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy = SessionId::parse("busy000000000000000000").unwrap();
+    let mut conn = redis.conn().await;
+    put(&mut conn, &b.key(&busy), "a", "1", 600_000).await;
+    let mut loaders = Vec::new();
+    for _ in 0..4 {
+        let (b, stop, busy) = (b.clone(), stop.clone(), busy.clone());
+        loaders.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                b.load(&busy).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        }));
+    }
+    for i in 0..500 {
+        let id = SessionId::parse(&format!("logout{i:016}")).unwrap();
+        let mut record = edge_session_tower::edge_session::Record::new();
+        record.insert("user".into(), json!("ada"));
+        record.insert("theme".into(), json!("dark"));
+        assert!(a.create(id.clone(), &record, 600).await.unwrap().is_some());
+        for _ in 0..2 {
+            assert_eq!(b.load(&id).await.unwrap().unwrap()["user"], json!("ada"));
+        }
+        let mut changes = edge_session_tower::edge_session::Changes::default();
+        changes.remove("user");
+        assert!(a.update(&id, &changes, 600).await.unwrap().is_some());
+        let seen = b.load(&id).await.unwrap().unwrap();
+        assert_eq!(seen.get("user"), None, "trial {i}: B read a removed key");
+        assert_eq!(b.load(&id).await.unwrap().unwrap()["theme"], json!("dark"));
+        a.delete(&id).await.unwrap();
+        assert_eq!(
+            b.load(&id).await.unwrap(),
+            None,
+            "trial {i}: B read a deleted session"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for l in loaders {
+        l.await.unwrap();
+    }
+    let stats = b.cache_stats().unwrap();
+    assert!(stats.hits >= 500, "{stats:?}");
+}
+
 /// The cache is bounded: far more sessions than entries never grow it
 /// past its limit, and what it evicts is simply read again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

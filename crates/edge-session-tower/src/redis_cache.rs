@@ -28,9 +28,10 @@
 //!   emptied when the connection is seen to fail (at once on a close, after
 //!   the ping timeout on a silent cut) and refilled only through a new
 //!   tracking connection.
-//! * **Logouts stick everywhere.** A delete (logout) or an id change
-//!   (login) made through a caching store is acknowledged only
-//!   `max_staleness` after Redis applied it. The client's next request
+//! * **Logouts stick everywhere.** A delete (logout), an id change
+//!   (login) or a write that removes keys (`remove("user")`) made through a
+//!   caching store is acknowledged only `max_staleness` after Redis applied
+//!   it. The client's next request
 //!   starts after that, on whatever server, and by the rule above no server
 //!   whose `max_staleness` is at most that long can serve the old session
 //!   from its cache.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use edge_session::redis_wire;
 use edge_session::store::{decode_fields, record_key};
-use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
+use edge_session::{Change, Changes, Cycled, Error, Record, SessionId, SessionStore};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use std::io::Write as _;
 
@@ -175,10 +175,10 @@ impl RedisStore<ConnectionManager> {
     ///
     /// * a hit reflects every write, delete or expiry Redis applied more
     ///   than `max_staleness` (5 ms) before it, whoever made it;
-    /// * a logout or login through this store is acknowledged only
-    ///   `max_staleness` after Redis applied it, so the client's next
-    ///   request, on any server caching with the same bound, never sees the
-    ///   old session;
+    /// * a logout or login through this store (a delete, an id change, or
+    ///   a write that removes keys) is acknowledged only `max_staleness`
+    ///   after Redis applied it, so the client's next request, on any server
+    ///   caching with the same bound, never sees the old session;
     /// * a lost, restarted, killed or silently cut connection stops all hits
     ///   within `max_staleness`; the cache empties and refills through a new
     ///   connection;
@@ -373,7 +373,12 @@ where
         let args = redis_wire::change_args(changes, ttl)?;
         let key = self.key(id);
         let applied = self.run::<i64>(&self.scripts.update, &[&key], &args).await;
-        self.written(&key, false).await;
+        // Removing a key is how many apps log out (`remove("user")`): held
+        // like a logout, so no cache anywhere serves the removed key after
+        // the client has the answer.
+        let removes = changes.iter().any(|(_, c)| matches!(c, Change::Remove));
+        self.written(&key, removes && matches!(applied, Ok(1)))
+            .await;
         Ok((applied? == 1).then(|| id.clone()))
     }
 
