@@ -659,6 +659,7 @@ fn text_len(value: &Value) -> usize {
 /// dropped.
 async fn heartbeat(tracker: Weak<Tracker>) {
     let mut backoff = Duration::from_millis(100);
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(4));
     loop {
         let Some(t) = tracker.upgrade() else { return };
         let interval = t.config.heartbeat();
@@ -676,13 +677,18 @@ async fn heartbeat(tracker: Weak<Tracker>) {
                 }
             }
         } else {
-            match t.ping().await {
-                Ok(()) => interval,
-                Err(e) => {
-                    tracing::warn!("edge-session: the cache's tracking connection: {e}");
-                    interval
-                }
+            // Pings overlap (at most 4 in flight): under load a slow answer
+            // does not delay the next ping, so hits keep flowing.
+            if let Ok(permit) = in_flight.clone().try_acquire_owned() {
+                let t = t.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = t.ping().await {
+                        tracing::warn!("edge-session: the cache's tracking connection: {e}");
+                    }
+                    drop(permit);
+                });
             }
+            interval
         };
         drop(t);
         tokio::time::sleep(wait).await;
