@@ -78,6 +78,14 @@ async fn hgetall_calls(redis: &RedisServer) -> u64 {
         .unwrap_or(0)
 }
 
+/// A store with the default cache on `redis` (its own connections: another
+/// server, as far as Redis can tell).
+async fn caching(redis: &RedisServer) -> RedisStore {
+    RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
+        .await
+        .unwrap()
+}
+
 /// `HSET key field value` and `PEXPIRE key ttl_ms`, as another client
 /// (`redis-cli`) would write a session.
 async fn put(conn: &mut MultiplexedConnection, key: &str, field: &str, value: &str, ttl_ms: u64) {
@@ -322,12 +330,7 @@ async fn store_misses_racing_writes_never_stick() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn removals_and_deletes_on_a_are_never_read_on_b() {
     let redis = RedisServer::start();
-    let a = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
-        .await
-        .unwrap();
-    let b = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
-        .await
-        .unwrap();
+    let (a, b) = (caching(&redis).await, caching(&redis).await);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let busy = SessionId::parse("busy000000000000000000").unwrap();
     let mut conn = redis.conn().await;
@@ -412,9 +415,7 @@ async fn the_cache_is_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flushall_empties_the_cache() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
-        .await
-        .unwrap();
+    let store = caching(&redis).await;
     let mut conn = redis.conn().await;
     let id = SessionId::parse("flushall00000000000000").unwrap();
     put(&mut conn, &store.key(&id), "a", "1", 600_000).await;
@@ -434,9 +435,7 @@ async fn flushall_empties_the_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_is_not_served_from_the_cache() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
-        .await
-        .unwrap();
+    let store = caching(&redis).await;
     let mut conn = redis.conn().await;
     let id = SessionId::parse("expiring00000000000000").unwrap();
     put(&mut conn, &store.key(&id), "a", "1", 300).await;
