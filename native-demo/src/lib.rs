@@ -16,7 +16,9 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use edge_session_tower::edge_session::adapter::ErrorResponse;
-use edge_session_tower::edge_session::{Error, SessionConfig, SessionExpiry, SessionStore};
+use edge_session_tower::edge_session::{
+    Error, SessionConfig, SessionData, SessionExpiry, SessionStore,
+};
 use edge_session_tower::{Session, SessionLayer, SessionService, error_response};
 use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
@@ -170,18 +172,21 @@ async fn setup(session: &Session, data: &str) -> Result<Response<Body>, Error> {
 }
 
 async fn view(session: &Session) -> Result<Response<Body>, Error> {
-    // Serialize in place: no copy of the session data.
-    let body = session
-        .with(|s| {
-            let mut body = Vec::with_capacity(64);
-            body.extend_from_slice(br#"{"session":"#);
-            serde_json::to_writer(&mut body, s.record()).map(|()| {
-                body.push(b'}');
-                body
-            })
-        })
-        .await??;
+    let body = session.with(|s| session_body(s)).await??;
     Ok(json(body))
+}
+
+/// Every route's answer, `{"session": {...}}`, serialized in place (no copy
+/// of the session data); the load benchmark's axum app answers the same.
+///
+/// # Errors
+/// A value serde_json cannot write.
+pub fn session_body(data: &SessionData) -> serde_json::Result<Vec<u8>> {
+    let mut body = Vec::with_capacity(64);
+    body.extend_from_slice(br#"{"session":"#);
+    serde_json::to_writer(&mut body, data.record())?;
+    body.push(b'}');
+    Ok(body)
 }
 
 /// "Remember me": a persistent cookie for 30 days of inactivity.

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant};
 use edge_session::{Error, Record};
 use redis::aio::MultiplexedConnection;
 
-use crate::redis_store::record_of;
+use crate::redis_store::{load_error, record_of};
 use redis::{
     AsyncConnectionConfig, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value,
 };
@@ -349,11 +349,7 @@ impl Tracker {
         };
         let token = self.tokens.fetch_add(1, Ordering::Relaxed) + 1;
         let mut shard = lock(self.shard(key));
-        if let Some(Slot::Ready { bytes, .. }) = shard.slots.get(key) {
-            let bytes = *bytes;
-            shard.ready -= 1;
-            shard.bytes -= bytes;
-        }
+        shard.remove(key);
         shard.slots.insert(Box::from(key), Slot::Fetching { token });
         drop(shard);
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
@@ -384,11 +380,7 @@ impl Tracker {
             Ok(reply) => reply,
             Err(e) => {
                 self.abandon(key, token);
-                return Err(if e.code() == Some("WRONGTYPE") {
-                    Error::CorruptRecord
-                } else {
-                    Error::store(e)
-                });
+                return Err(load_error(e));
             }
         };
         let record = match record_of(&hash) {

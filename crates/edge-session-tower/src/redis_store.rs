@@ -2,6 +2,7 @@
 //! Cluster support behind the `cluster` feature.
 
 use std::fmt;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +10,6 @@ use edge_session::redis_wire;
 use edge_session::store::{decode_fields, record_key};
 use edge_session::{Change, Changes, Cycled, Error, Record, SessionId, SessionStore};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use std::io::Write as _;
-
 use redis::{
     Cmd, ErrorKind, FromRedisValue, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
 };
@@ -130,6 +129,16 @@ pub(crate) fn record_of(hash: &Value) -> Result<Option<Record>, Error> {
             decode_fields(pairs.iter().map(|(k, v)| (bytes(k), bytes(v)))).map(Some)
         }
         _ => Err(Error::CorruptRecord),
+    }
+}
+
+/// A failed load: a key of another type (a string from an older format) is
+/// a corrupt record, anything else the store failing.
+pub(crate) fn load_error(e: redis::RedisError) -> Error {
+    if e.code() == Some("WRONGTYPE") {
+        Error::CorruptRecord
+    } else {
+        store_error(e)
     }
 }
 
@@ -328,12 +337,7 @@ where
             .arg(KeyArg(&self.prefix, id.as_str()))
             .query_async(&mut conn)
             .await;
-        match reply {
-            Ok(hash) => record_of(&hash),
-            // A key of another type (a string from an older format): corrupt.
-            Err(e) if e.code() == Some("WRONGTYPE") => Err(Error::CorruptRecord),
-            Err(e) => Err(store_error(e)),
-        }
+        reply.map_err(load_error).and_then(|hash| record_of(&hash))
     }
 
     async fn create(
@@ -413,9 +417,9 @@ where
                 _ => Cycled::Gone,
             });
         }
-        // Cluster (never cached): the keys are in different slots. Take the old record (read
-        // and delete in one step: later writes to it find it gone), then
-        // create the new one.
+        // Cluster (never cached): the keys are in different slots. Take the
+        // old record (read and delete in one step: later writes to it find
+        // it gone), then create the new one.
         let fields: Vec<(Vec<u8>, Vec<u8>)> =
             self.run(&self.scripts.take, &[&old_key], &[]).await?;
         if fields.is_empty() {

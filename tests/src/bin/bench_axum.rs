@@ -106,14 +106,7 @@ async fn serve<S: SessionStore + Clone + Send + Sync + 'static>(
 
 async fn view(session: Session) -> Result<impl IntoResponse, SessionError> {
     let body = session
-        .with(|s| {
-            let mut body = Vec::with_capacity(64);
-            body.extend_from_slice(br#"{"session":"#);
-            serde_json::to_writer(&mut body, s.record()).map(|()| {
-                body.push(b'}');
-                body
-            })
-        })
+        .with(|s| native_demo::session_body(s))
         .await?
         .map_err(edge_session_tower::edge_session::Error::store)?;
     Ok(([(CONTENT_TYPE, "application/json")], body))
