@@ -125,7 +125,8 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     the_cache_is_bounded an_expired_session_is_not_served_from_the_cache a_redis_restart_empties_the_cache \
     a_killed_tracking_connection_empties_the_cache a_silent_network_cut_stops_hits_within_the_bound \
     flushall_empties_the_cache redis_store_with_cache_conformance writes_survive_a_flushed_script_cache \
-    removals_and_deletes_on_a_are_never_read_on_b; do
+    removals_and_deletes_on_a_are_never_read_on_b loads_after_a_write_skip_the_cache_for_the_cooldown \
+    write_marks_are_bounded; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done
 # The HTTP behaviour suite (`route_tests!`): every case over every target.

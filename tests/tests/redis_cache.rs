@@ -16,7 +16,7 @@ use e2e::http::{Client, Reply};
 use e2e::proxy::Proxy;
 use e2e::redis_server::RedisServer;
 use edge_session_tower::RedisStore;
-use edge_session_tower::edge_session::{SessionId, SessionStore};
+use edge_session_tower::edge_session::{Changes, Record, SessionId, SessionStore};
 use edge_session_tower::redis_store::CacheConfig;
 use redis::aio::MultiplexedConnection;
 use serde_json::{Value, json};
@@ -347,14 +347,14 @@ async fn removals_and_deletes_on_a_are_never_read_on_b() {
     }
     for i in 0..500 {
         let id = SessionId::parse(&format!("logout{i:016}")).unwrap();
-        let mut record = edge_session_tower::edge_session::Record::new();
+        let mut record = Record::new();
         record.insert("user".into(), json!("ada"));
         record.insert("theme".into(), json!("dark"));
         assert!(a.create(id.clone(), &record, 600).await.unwrap().is_some());
         for _ in 0..2 {
             assert_eq!(b.load(&id).await.unwrap().unwrap()["user"], json!("ada"));
         }
-        let mut changes = edge_session_tower::edge_session::Changes::default();
+        let mut changes = Changes::default();
         changes.remove("user");
         assert!(a.update(&id, &changes, 600).await.unwrap().is_some());
         let seen = b.load(&id).await.unwrap().unwrap();
@@ -408,6 +408,122 @@ async fn the_cache_is_bounded() {
         assert!(store.load(&id).await.unwrap().is_some());
     }
     assert_eq!(store.cache_stats().unwrap().hits, hits);
+}
+
+/// After this process writes a session, its loads go straight to Redis for
+/// the write cooldown (a session written on most requests costs no misses
+/// and invalidations): they see every change at once, whoever made it, and
+/// the session is cached again once the cooldown has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_after_a_write_skip_the_cache_for_the_cooldown() {
+    const COOLDOWN: Duration = Duration::from_secs(2);
+    let redis = RedisServer::start();
+    let store = RedisStore::connect_with_cache(
+        &redis.url(),
+        CacheConfig::default().with_write_cooldown(COOLDOWN),
+    )
+    .await
+    .unwrap();
+    let mut conn = redis.conn().await;
+    let id = SessionId::parse("cooldown00000000000000").unwrap();
+    // Cached first, so the write below also sends this store an
+    // invalidation (before or after the write's own mark, as the two
+    // connections' replies fall): the cooldown goes on regardless.
+    put(&mut conn, &store.key(&id), "n", "0", 600_000).await;
+    for _ in 0..2 {
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["n"], json!(0));
+    }
+    let (hits, misses) = {
+        let stats = store.cache_stats().unwrap();
+        (stats.hits, stats.misses)
+    };
+    assert_eq!((hits, misses), (1, 1));
+    let mut changes = Changes::default();
+    changes.increment("n", 1);
+    assert!(store.update(&id, &changes, 600).await.unwrap().is_some());
+    let written = Instant::now();
+    while store.cache_stats().unwrap().invalidations == 0 {
+        assert!(written.elapsed() < COOLDOWN / 2, "no invalidation came");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    for i in 0..20 {
+        // Another client's change, read back at once: no staleness bound
+        // applies to a load that skipped the cache.
+        put(&mut conn, &store.key(&id), "other", &i.to_string(), 600_000).await;
+        let seen = store.load(&id).await.unwrap().unwrap();
+        assert_eq!((&seen["n"], &seen["other"]), (&json!(1), &json!(i)));
+    }
+    let stats = store.cache_stats().unwrap();
+    assert!(
+        written.elapsed() < COOLDOWN,
+        "the loop outlasted the cooldown"
+    );
+    assert_eq!(
+        (stats.after_write, stats.hits, stats.misses),
+        (20, hits, misses),
+        "{stats:?}"
+    );
+    tokio::time::sleep(COOLDOWN.saturating_sub(written.elapsed())).await;
+    for _ in 0..3 {
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["other"], json!(19));
+    }
+    let stats = store.cache_stats().unwrap();
+    assert_eq!(stats.after_write, 20, "{stats:?}");
+    assert!(stats.misses > misses && stats.hits > hits, "{stats:?}");
+    // A write starts the cooldown again; with none, the next load is a miss.
+    assert!(store.update(&id, &changes, 600).await.unwrap().is_some());
+    assert_eq!(store.load(&id).await.unwrap().unwrap()["n"], json!(2));
+    assert_eq!(store.cache_stats().unwrap().after_write, 21);
+    let eager = RedisStore::connect_with_cache(
+        &redis.url(),
+        CacheConfig::default().with_write_cooldown(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    assert!(eager.update(&id, &changes, 600).await.unwrap().is_some());
+    for _ in 0..3 {
+        assert_eq!(eager.load(&id).await.unwrap().unwrap()["n"], json!(3));
+    }
+    let stats = eager.cache_stats().unwrap();
+    assert_eq!(stats.after_write, 0, "{stats:?}");
+    assert!(stats.hits >= 1, "{stats:?}");
+}
+
+/// The marks of written sessions are bounded like the entries: writing far
+/// more sessions than `max_entries` keeps at most that many.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_marks_are_bounded() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect_with_cache(
+        &redis.url(),
+        CacheConfig::default()
+            .with_max_entries(16)
+            .with_write_cooldown(Duration::from_secs(600)),
+    )
+    .await
+    .unwrap();
+    let mut record = Record::new();
+    record.insert("a".into(), json!(1));
+    let ids: Vec<SessionId> = (0..400)
+        .map(|i| SessionId::parse(&format!("marks{i:017}")).unwrap())
+        .collect();
+    for id in &ids {
+        assert!(
+            store
+                .create(id.clone(), &record, 600)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    for id in &ids {
+        assert_eq!(store.load(id).await.unwrap().unwrap()["a"], json!(1));
+    }
+    let stats = store.cache_stats().unwrap();
+    // One mark per shard (16 shards, 16 entries): the other loads went
+    // through the cache as misses.
+    assert!((1..=16).contains(&stats.after_write), "{stats:?}");
+    assert!(stats.misses >= 384, "{stats:?}");
 }
 
 /// `FLUSHALL` by another client (Redis sends a null invalidation): nothing

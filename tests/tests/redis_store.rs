@@ -33,19 +33,29 @@ async fn redis_store_conformance() {
 }
 
 /// The store with its local cache keeps the whole store contract: every
-/// read after this process's own write, delete or expiry must see it.
+/// read after this process's own write, delete or expiry must see it. Run
+/// twice: with no write cooldown (the suite reads what it just wrote, so
+/// its loads go through the cache) and with the default one (they skip it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_store_with_cache_conformance() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
-        .await
-        .unwrap();
-    conformance::run(&store).await;
-    conformance::atomic(&store).await;
-    conformance::interleavings(&store).await;
-    conformance::expiry(&store, sleep).await;
-    let stats = store.cache_stats().unwrap();
-    assert!(stats.hits > 0 && stats.misses > 0, "{stats:?}");
+    for cooldown in [Duration::ZERO, CacheConfig::default().write_cooldown()] {
+        let config = CacheConfig::default().with_write_cooldown(cooldown);
+        let store = RedisStore::connect_with_cache(&redis.url(), config)
+            .await
+            .unwrap();
+        conformance::run(&store).await;
+        conformance::atomic(&store).await;
+        conformance::interleavings(&store).await;
+        conformance::expiry(&store, sleep).await;
+        let stats = store.cache_stats().unwrap();
+        if cooldown.is_zero() {
+            assert!(stats.hits > 0 && stats.misses > 0, "{stats:?}");
+            assert_eq!(stats.after_write, 0, "{stats:?}");
+        } else {
+            assert!(stats.after_write > 0, "{stats:?}");
+        }
+    }
 }
 
 /// Redis lost its script cache (`SCRIPT FLUSH`, or a restart): the next

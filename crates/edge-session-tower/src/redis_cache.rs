@@ -76,17 +76,19 @@ pub struct CacheConfig {
     max_bytes: usize,
     max_staleness: Duration,
     ping_timeout: Duration,
+    write_cooldown: Duration,
 }
 
 impl Default for CacheConfig {
     /// 10,000 records, 16 MiB, 5 ms of staleness at most, a 500 ms ping
-    /// timeout.
+    /// timeout, a 100 ms write cooldown.
     fn default() -> Self {
         CacheConfig {
             max_entries: 10_000,
             max_bytes: 16 << 20,
             max_staleness: Duration::from_millis(5),
             ping_timeout: Duration::from_millis(500),
+            write_cooldown: Duration::from_millis(100),
         }
     }
 }
@@ -125,6 +127,25 @@ impl CacheConfig {
         self
     }
 
+    /// After this process writes a session, its loads go straight to
+    /// Redis, uncached, for this long (default 100 ms; zero turns it off).
+    /// A session written on most of its requests then costs what it would
+    /// without the cache, one `HGETALL` per load, instead of a miss (two
+    /// commands and a tracking entry in Redis) followed by an invalidation
+    /// on every write. Sessions written now and then are cached again once
+    /// the cooldown has passed. Such loads count as
+    /// [`CacheStats::after_write`].
+    #[must_use]
+    pub fn with_write_cooldown(mut self, write_cooldown: Duration) -> Self {
+        self.write_cooldown = write_cooldown;
+        self
+    }
+
+    /// The write cooldown.
+    pub fn write_cooldown(&self) -> Duration {
+        self.write_cooldown
+    }
+
     /// The staleness bound.
     pub fn max_staleness(&self) -> Duration {
         self.max_staleness
@@ -148,6 +169,10 @@ pub struct CacheStats {
     /// Loads read without the cache because the tracking connection was
     /// down or not yet confirmed.
     pub bypassed: u64,
+    /// Loads read straight from Redis, uncached, because this process
+    /// wrote the session less than the write cooldown ago
+    /// ([`CacheConfig::with_write_cooldown`]).
+    pub after_write: u64,
     /// Keys Redis said changed (one per key in each invalidation).
     pub invalidations: u64,
     /// Replies not cached because their key changed while they were read.
@@ -163,6 +188,10 @@ pub struct CacheStats {
 enum Slot {
     /// A load is on its way; only the load holding this token may fill it.
     Fetching { token: u64 },
+    /// This process wrote the key at `at` (ns since the origin): loads skip
+    /// the cache until the write cooldown has passed. Holds no data, so an
+    /// invalidation leaves it in place.
+    Written { at: u64 },
     Ready {
         record: Record,
         /// Nanoseconds since the tracker's origin.
@@ -177,18 +206,50 @@ struct Shard {
     slots: HashMap<Box<str>, Slot>,
     ready: usize,
     bytes: usize,
+    written: usize,
+    /// When `Written` marks past their cooldown were last swept out.
+    swept: u64,
 }
 
 impl Shard {
-    fn remove(&mut self, key: &str) -> bool {
+    fn remove(&mut self, key: &str) {
         match self.slots.remove(key) {
             Some(Slot::Ready { bytes, .. }) => {
                 self.ready -= 1;
                 self.bytes -= bytes;
-                true
             }
-            Some(Slot::Fetching { .. }) => true,
-            None => false,
+            Some(Slot::Written { .. }) => self.written -= 1,
+            Some(Slot::Fetching { .. }) | None => {}
+        }
+    }
+
+    /// Drops what Redis said changed: a record or a fetch's mark (so the
+    /// fetch's reply is not cached); a `Written` mark stays.
+    fn invalidate(&mut self, key: &str) {
+        if !matches!(self.slots.get(key), Some(Slot::Written { .. })) {
+            self.remove(key);
+        }
+    }
+
+    /// Marks `key` as written at `now`, if the shard has room for marks
+    /// (`limit`); marks older than `cooldown` are swept out when it is
+    /// full, at most once per cooldown.
+    fn mark_written(&mut self, key: &str, now: u64, cooldown: u64, limit: usize) {
+        self.remove(key);
+        if self.written >= limit && now.saturating_sub(self.swept) >= cooldown {
+            self.swept = now;
+            self.slots.retain(|_, slot| {
+                !matches!(slot, Slot::Written { at } if now.saturating_sub(*at) >= cooldown)
+            });
+            self.written = self
+                .slots
+                .values()
+                .filter(|slot| matches!(slot, Slot::Written { .. }))
+                .count();
+        }
+        if self.written < limit {
+            self.slots.insert(Box::from(key), Slot::Written { at: now });
+            self.written += 1;
         }
     }
 
@@ -196,6 +257,7 @@ impl Shard {
         self.slots.clear();
         self.ready = 0;
         self.bytes = 0;
+        self.written = 0;
     }
 }
 
@@ -212,6 +274,7 @@ struct Counters {
     hits: AtomicU64,
     misses: AtomicU64,
     bypassed: AtomicU64,
+    after_write: AtomicU64,
     invalidations: AtomicU64,
     raced: AtomicU64,
     flushes: AtomicU64,
@@ -320,21 +383,27 @@ impl Tracker {
         let now = self.now();
         let generation = self.generation.load(Ordering::Acquire);
         let fresh = self.fresh(now);
-        if fresh {
+        let cooldown = self.cooldown();
+        {
             let shard = lock(self.shard(key));
-            if let Some(Slot::Ready {
-                record,
-                expires,
-                generation: g,
-                ..
-            }) = shard.slots.get(key)
-                && *g == generation
-                && *expires > now
-            {
-                let record = record.clone();
-                drop(shard);
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                return Lookup::Hit(record);
+            match shard.slots.get(key) {
+                Some(Slot::Ready {
+                    record,
+                    expires,
+                    generation: g,
+                    ..
+                }) if fresh && *g == generation && *expires > now => {
+                    let record = record.clone();
+                    drop(shard);
+                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    return Lookup::Hit(record);
+                }
+                Some(Slot::Written { at }) if now.saturating_sub(*at) < cooldown => {
+                    drop(shard);
+                    self.counters.after_write.fetch_add(1, Ordering::Relaxed);
+                    return Lookup::Bypass;
+                }
+                _ => {}
             }
         }
         let conn = {
@@ -485,9 +554,22 @@ impl Tracker {
         }
     }
 
-    /// Forgets `key` (this process changed it).
+    /// The write cooldown in nanoseconds.
+    fn cooldown(&self) -> u64 {
+        u64::try_from(self.config.write_cooldown.as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Forgets `key` (this process changed it); its loads skip the cache
+    /// for the write cooldown.
     pub(crate) fn forget(&self, key: &str) {
-        lock(self.shard(key)).remove(key);
+        let cooldown = self.cooldown();
+        let mut shard = lock(self.shard(key));
+        if cooldown == 0 {
+            shard.remove(key);
+        } else {
+            let limit = self.config.max_entries.div_ceil(SHARDS);
+            shard.mark_written(key, self.now(), cooldown, limit);
+        }
     }
 
     /// How long a logout or login is held before it is acknowledged.
@@ -506,7 +588,7 @@ impl Tracker {
                     };
                     if let Some(key) = key {
                         self.counters.invalidations.fetch_add(1, Ordering::Relaxed);
-                        lock(self.shard(key)).remove(key);
+                        lock(self.shard(key)).invalidate(key);
                     } else {
                         self.flush();
                     }
@@ -626,6 +708,7 @@ impl Tracker {
             hits: c.hits.load(Ordering::Relaxed),
             misses: c.misses.load(Ordering::Relaxed),
             bypassed: c.bypassed.load(Ordering::Relaxed),
+            after_write: c.after_write.load(Ordering::Relaxed),
             invalidations: c.invalidations.load(Ordering::Relaxed),
             raced: c.raced.load(Ordering::Relaxed),
             flushes: c.flushes.load(Ordering::Relaxed),

@@ -88,10 +88,11 @@ async fn serve<S: SessionStore + Clone + Send + Sync + 'static>(
             stats.map_or_else(String::new, |s| {
                 let lookups = (s.hits + s.misses + s.bypassed).max(1);
                 format!(
-                    "hits {} misses {} bypassed {} hit ratio {:.4} invalidations {} raced {} flushes {} entries {}\n",
+                    "hits {} misses {} bypassed {} after_write {} hit ratio {:.4} invalidations {} raced {} flushes {} entries {}\n",
                     s.hits,
                     s.misses,
                     s.bypassed,
+                    s.after_write,
                     s.hits as f64 / lookups as f64,
                     s.invalidations,
                     s.raced,
