@@ -13,7 +13,11 @@
 #          (edge-session: HGETALL + the conditional field-level update
 #          script; bare: one GET + one SET);
 #   plain: the same JSON with no session and no Redis, from bare hyper and
-#          from the axum app: the machine's HTTP ceiling and axum's own cost.
+#          from the axum app: the machine's HTTP ceiling and axum's own cost;
+#   raw:   the axum app outside its session layer doing one GET (what the
+#          bare server does) and one HGETALL (the record as the store keeps
+#          it): with plain, where the view's gap to the bare server goes
+#          (axum, the hash record, the session layer).
 # Prints requests/s, p50 and p99 (median of ROUNDS runs) and the ratio to the
 # bare server, plus the cache's hit ratio.
 #
@@ -27,7 +31,7 @@ DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
 ROUNDS="${ROUNDS:-3}"
-PATHS="${PATHS:-view setup incr plain}"
+PATHS="${PATHS:-view setup incr plain raw}"
 
 for tool in wrk redis-server redis-cli curl python3; do
     if ! command -v "$tool" >/dev/null; then
@@ -85,6 +89,11 @@ declare -A COOKIE
 COOKIE[edge]="$(cookie_of "${PORT[edge]}")"
 COOKIE[cache]="$(cookie_of "${PORT[cache]}")"
 COOKIE[bare]="x=y"
+# The raw rows: routes of the edge server outside its session layer.
+PORT[rawget]="${PORT[edge]}"
+PORT[rawhash]="${PORT[edge]}"
+COOKIE[rawget]="x=y"
+COOKIE[rawhash]="x=y"
 [ -n "${COOKIE[edge]}" ] && [ -n "${COOKIE[cache]}" ] || { echo "no cookie from bench-axum" >&2; exit 1; }
 curl -sf "http://127.0.0.1:${PORT[bare]}/setup_session" >/dev/null
 
@@ -94,7 +103,11 @@ ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/)
 run() {
     local server="$1" path="$2" url out cookie=()
     url="http://127.0.0.1:${PORT[$server]}/$path"
-    [ "$server:$path" = bare:plain ] && url="http://127.0.0.1:${PORT[$server]}/static"
+    case "$server:$path" in
+        bare:plain) url="http://127.0.0.1:${PORT[$server]}/static" ;;
+        rawget:*) url="http://127.0.0.1:${PORT[$server]}/raw_get" ;;
+        rawhash:*) url="http://127.0.0.1:${PORT[$server]}/raw_hgetall" ;;
+    esac
     [ "$path" = setup_session ] || cookie=(-H "Cookie: ${COOKIE[$server]}")
     out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${cookie[@]}" "$url")"
     if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
@@ -119,6 +132,7 @@ for path in $PATHS; do
         setup) route=setup_session; servers="edge bare" ;;
         incr) route=incr; servers="edge cache bare" ;;
         plain) route=plain; servers="edge bare" ;;
+        raw) route=raw; servers="rawget rawhash" ;;
         *) echo "unknown path $path" >&2; exit 1 ;;
     esac
     declare -A runs=()
@@ -135,15 +149,21 @@ echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $ROUNDS runs, loopbac
 echo
 printf '| path | server | requests/s | ratio to bare | p50 (ms) | p99 (ms) |\n|---|---|---:|---:|---:|---:|\n'
 for path in $PATHS; do
-    read -r brps bp50 bp99 <<<"${R[bare_$path]}"
-    # Plain rows are compared with the bare one-GET server, like views.
-    [ "$path" = plain ] && [ -n "${R[bare_view]:-}" ] && read -r brps bp50 bp99 <<<"${R[bare_view]}"
-    for server in edge cache bare; do
+    brps=""
+    [ -n "${R[bare_$path]:-}" ] && read -r brps bp50 bp99 <<<"${R[bare_$path]}"
+    # Plain and raw rows are compared with the bare one-GET server, like views.
+    case "$path" in
+        plain | raw) [ -n "${R[bare_view]:-}" ] && read -r brps bp50 bp99 <<<"${R[bare_view]}" ;;
+    esac
+    [ -n "${brps:-}" ] || { echo "| $path | (no bare view in this run to compare with) |"; continue; }
+    for server in edge cache bare rawget rawhash; do
         [ -n "${R[${server}_$path]:-}" ] || continue
         read -r rps p50 p99 <<<"${R[${server}_$path]}"
         case "$server:$path" in
             edge:plain) name="axum alone (no session, no Redis)" ;;
             bare:plain) name="bare hyper alone (no Redis): the HTTP ceiling" ;;
+            rawget:raw) name="axum + one GET (no session)" ;;
+            rawhash:raw) name="axum + one HGETALL of the record (no session)" ;;
             edge:*) name="edge-session (axum, Redis)" ;;
             cache:*) name="edge-session (axum, Redis + local cache)" ;;
             bare:view) name="bare hyper + one GET" ;;
@@ -157,5 +177,5 @@ done
 [ -n "${VIEW_STATS:-}" ] && echo && echo "cache during the view runs: $VIEW_STATS"
 
 echo
-echo "Ratios of the plain rows are to the bare one-GET server."
+echo "Ratios of the plain and raw rows are to the bare one-GET server."
 echo "Budgets (issue 11): view >= 0.95 of the bare GET; with the cache >= 1.5; incr >= 0.90 of the bare GET + SET; setup >= 0.95 of the bare SET."

@@ -3,7 +3,11 @@
 //! shape as the peers' benchmark servers. Routes: `GET /view_session`
 //! (the session as JSON), `GET /setup_session` (sets `data`), `GET /incr`
 //! (increments `count`), and `GET /plain` (the same JSON, outside the
-//! session layer: axum's own cost).
+//! session layer: axum's own cost). With Redis, two more routes outside the
+//! session layer split the gap to the bare one-GET server: `GET /raw_get`
+//! (one `GET` of the same JSON, as the bare server does) and
+//! `GET /raw_hgetall` (one `HGETALL` of the record as the session store
+//! keeps it, turned into the same JSON).
 //!
 //! `bench-axum --listen 127.0.0.1:PORT --redis redis://127.0.0.1:PORT [--cache]`
 //! (`--cache`: the Redis store with its coherent local cache;
@@ -17,6 +21,7 @@ use axum::routing::get;
 use edge_session_tower::edge_session::{MemoryStore, SessionConfig, SessionStore};
 use edge_session_tower::redis_store::CacheConfig;
 use edge_session_tower::{RedisStore, Session, SessionError, SessionLayer};
+use redis::aio::ConnectionManager;
 use tokio::net::TcpListener;
 
 const SECRET: &[u8] = b"benchmark secret of at least thirty-two bytes";
@@ -56,14 +61,67 @@ fn main() {
             } else {
                 RedisStore::connect(&url).await.unwrap()
             };
-            serve(listener, store.clone(), Some(store)).await;
+            let raw = raw_connection(&url).await;
+            serve(listener, store.clone(), Some((store, raw))).await;
         });
+}
+
+const RAW_STRING: &str = "bench:raw-string";
+const RAW_HASH: &str = "bench:raw-hash";
+
+/// A connection of its own for the raw routes, and their two keys.
+async fn raw_connection(url: &str) -> ConnectionManager {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = ConnectionManager::new(client).await.unwrap();
+    let () = redis::pipe()
+        .cmd("SET")
+        .arg(RAW_STRING)
+        .arg(r#"{"data":"session_data"}"#)
+        .ignore()
+        .cmd("HSET")
+        .arg(RAW_HASH)
+        .arg("data")
+        .arg(r#""session_data""#)
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+async fn raw_get(mut conn: ConnectionManager) -> impl IntoResponse {
+    let value: Option<String> = redis::cmd("GET")
+        .arg(RAW_STRING)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let body = format!("{{\"session\":{}}}", value.unwrap_or_default());
+    ([(CONTENT_TYPE, "application/json")], body)
+}
+
+async fn raw_hgetall(mut conn: ConnectionManager) -> impl IntoResponse {
+    let fields: Vec<(String, String)> = redis::cmd("HGETALL")
+        .arg(RAW_HASH)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut body = String::from("{\"session\":{");
+    for (i, (key, json)) in fields.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&serde_json::to_string(key).unwrap());
+        body.push(':');
+        body.push_str(json);
+    }
+    body.push_str("}}");
+    ([(CONTENT_TYPE, "application/json")], body)
 }
 
 async fn serve<S: SessionStore + Clone + Send + Sync + 'static>(
     listener: TcpListener,
     store: S,
-    redis: Option<RedisStore>,
+    redis: Option<(RedisStore, ConnectionManager)>,
 ) {
     let config = SessionConfig::from_secret(SECRET).unwrap();
     let app = Router::new()
@@ -81,10 +139,21 @@ async fn serve<S: SessionStore + Clone + Send + Sync + 'static>(
             )
         }),
     );
+    let app = match &redis {
+        Some((_, raw)) => {
+            let (get_conn, hgetall_conn) = (raw.clone(), raw.clone());
+            app.route("/raw_get", get(move || raw_get(get_conn.clone())))
+                .route(
+                    "/raw_hgetall",
+                    get(move || raw_hgetall(hgetall_conn.clone())),
+                )
+        }
+        None => app,
+    };
     let app = app.route(
         "/__cache_stats",
         get(move || async move {
-            let stats = redis.as_ref().and_then(RedisStore::cache_stats);
+            let stats = redis.as_ref().and_then(|(store, _)| store.cache_stats());
             stats.map_or_else(String::new, |s| {
                 let lookups = (s.hits + s.misses + s.bypassed).max(1);
                 format!(
