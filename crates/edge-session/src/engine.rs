@@ -244,6 +244,25 @@ impl Lifecycle {
         }
     }
 
+    /// The commit of a request that needs no store call (untouched, or
+    /// read and left unchanged, with no sliding refresh due), decided
+    /// without running [`Lifecycle::commit`]'s future; `None` when the
+    /// store has to be called. [`Lifecycle::commit`] gives the same result.
+    #[cfg(feature = "std")]
+    pub(crate) fn commit_without_store(&self, config: &SessionConfig, now: u64) -> Option<Commit> {
+        let due = |cookie: &VerifiedCookie| refresh_due(config, cookie, now);
+        let refresh = match &self.session {
+            None => self.incoming.as_ref().is_some_and(due),
+            Some(session) if !session.is_changed() => self
+                .incoming
+                .as_ref()
+                .filter(|_| self.found)
+                .is_some_and(due),
+            Some(_) => return None,
+        };
+        (!refresh).then(|| Commit::new(None, Action::None, self.corrupt))
+    }
+
     /// Writes what the handler did to the store and says which
     /// `Set-Cookie`, if any, the response needs. At most one store write.
     ///

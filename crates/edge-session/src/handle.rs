@@ -477,7 +477,14 @@ impl<S: SessionStore> Pending<S> {
         if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
             return untouched;
         }
-        match lifecycle.commit(&inner.config, &*inner.store, now).await {
+        let commit = match lifecycle.commit_without_store(&inner.config, now) {
+            Some(commit) => Ok(commit),
+            // Boxed: the store's futures make the commit's large (1.7 KB
+            // with Redis), and most requests (reads) need no store call, so
+            // the adapter's per-request future stays small.
+            None => Box::pin(lifecycle.commit(&inner.config, &*inner.store, now)).await,
+        };
+        match commit {
             Ok(commit) => Outcome::Respond {
                 cache_control: (commit.set_cookie.is_some() && inner.config.no_store)
                     .then_some("no-store"),

@@ -127,3 +127,103 @@ fn outcomes_say_what_to_log_once() {
         "session store unavailable: store unavailable (simulated outage)"
     );
 }
+
+/// `finish` settles the requests that need no store call without running
+/// the commit's future, and boxes it for the others; either way every
+/// request shape ends as `Lifecycle::commit` ends it: the same action and
+/// the same store calls.
+#[test]
+fn finish_ends_every_request_shape_as_the_lifecycle_commit_does() {
+    type Shape = (&'static str, bool, u64, Action, Calls);
+    let (memory, clock) = memory();
+    let config = config();
+    let set_cookie = request(&config, &memory, None, T0, write_data).set_cookie;
+    let cookie = pair(&set_cookie.unwrap()).to_string();
+    let store = Arc::new(memory);
+    let manager = SessionManager::new(store.clone(), config.clone()).unwrap();
+    // 8 days on, the 14-day session is due for its refresh (under 7 left).
+    let due = T0 + 8 * DAY;
+    let shapes: [Shape; 8] = [
+        (
+            "untouched",
+            false,
+            T0 + 1,
+            Action::None,
+            calls(0, 0, 0, 0, 0, 0),
+        ),
+        (
+            "untouched",
+            true,
+            T0 + 1,
+            Action::None,
+            calls(0, 0, 0, 0, 0, 0),
+        ),
+        (
+            "untouched",
+            true,
+            due,
+            Action::Refreshed,
+            calls(0, 0, 0, 0, 1, 0),
+        ),
+        ("read", true, T0 + 1, Action::None, calls(1, 0, 0, 0, 0, 0)),
+        (
+            "read",
+            true,
+            due,
+            Action::Refreshed,
+            calls(1, 0, 0, 0, 1, 0),
+        ),
+        (
+            "same value",
+            true,
+            T0 + 1,
+            Action::None,
+            calls(1, 0, 0, 0, 0, 0),
+        ),
+        ("read", false, T0 + 1, Action::None, calls(0, 0, 0, 0, 0, 0)),
+        (
+            "changed",
+            true,
+            T0 + 1,
+            Action::Saved,
+            calls(1, 0, 1, 0, 0, 0),
+        ),
+    ];
+    for (handler, with_cookie, now, action, expected) in shapes {
+        clock.store(now, Ordering::SeqCst);
+        let headers: Vec<&[u8]> = with_cookie
+            .then_some(cookie.as_bytes())
+            .into_iter()
+            .collect();
+        // Through the handle, as the adapters run it.
+        store.reset();
+        let pending = manager.begin(headers.clone(), now);
+        let session = pending.session();
+        match handler {
+            "read" => drop(block_on_ready(session.get::<String>("data")).unwrap()),
+            "same value" => {
+                block_on_ready(session.insert("data", "session_data")).unwrap();
+            }
+            "changed" => drop(block_on_ready(session.increment("n", 1)).unwrap()),
+            _ => {}
+        }
+        let Outcome::Respond { action: got, .. } = block_on_ready(pending.finish(now)) else {
+            panic!("{handler}: an error outcome");
+        };
+        let through_handle = (got, store.calls());
+        // The lifecycle alone.
+        store.reset();
+        let mut lc = Lifecycle::start_for::<MemoryStore>(&config, headers, now);
+        match handler {
+            "read" => drop(read_data(&mut lc, &*store)),
+            "same value" => write_data(&mut lc, &*store),
+            "changed" => drop(block_on_ready(lc.load(&*store)).unwrap().increment("n", 1)),
+            _ => {}
+        }
+        let commit = block_on_ready(lc.commit(&config, &*store, now)).unwrap();
+        let direct = (commit.action, store.calls());
+        let shape = format!("{handler}, cookie {with_cookie}, +{}s", now - T0);
+        assert_eq!(through_handle, (action, expected), "{shape}: the handle");
+        assert_eq!(direct, (action, expected), "{shape}: the lifecycle");
+    }
+}
