@@ -18,19 +18,20 @@
 #          bare server does) and one HGETALL (the record as the store keeps
 #          it): with plain, where the view's gap to the bare server goes
 #          (axum, the hash record, the session layer).
-# Prints requests/s, p50 and p99 (median of ROUNDS runs) and the ratio to the
-# bare server, plus the cache's hit ratio.
+# Prints requests/s, p50 and p99 (medians over ROUNDS interleaved rounds), the
+# ratio to the bare server (the median of each round's ratio, and the middle
+# half of them: the noise), plus the cache's hit ratio.
 #
-#   bash scripts/bench-native.sh            # 10 s per run, 3 rounds
-#   DURATION=5s ROUNDS=1 PATHS=view bash scripts/bench-native.sh
+#   bash scripts/bench-native.sh            # 3 s per run, 9 rounds (~7 min)
+#   DURATION=2s ROUNDS=3 PATHS=view bash scripts/bench-native.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-DURATION="${DURATION:-10s}"
+DURATION="${DURATION:-3s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
-ROUNDS="${ROUNDS:-3}"
+ROUNDS="${ROUNDS:-9}"
 PATHS="${PATHS:-view setup incr plain raw}"
 
 for tool in wrk redis-server redis-cli curl python3; do
@@ -123,58 +124,78 @@ for server in edge cache bare; do
     wrk -t1 -c8 -d2s -H "Cookie: ${COOKIE[$server]}" "http://127.0.0.1:${PORT[$server]}/view_session" >/dev/null
 done
 
-median() { sort -g -k1 | awk '{a[NR]=$0} END {print a[int((NR+1)/2)]}'; }
-stats() { redis-cli -p "$REDIS_PORT" info stats | tr -d '\r' | awk -F: '$1=="total_commands_processed" {print $2}'; }
-declare -A R
-for path in $PATHS; do
-    case "$path" in
-        view) route=view_session; servers="edge cache bare" ;;
-        setup) route=setup_session; servers="edge bare" ;;
-        incr) route=incr; servers="edge cache bare" ;;
-        plain) route=plain; servers="edge bare" ;;
-        raw) route=raw; servers="rawget rawhash" ;;
-        *) echo "unknown path $path" >&2; exit 1 ;;
-    esac
-    declare -A runs=()
-    for _ in $(seq "$ROUNDS"); do
-        for server in $servers; do runs[$server]+="$(run "$server" "$route")"$'\n'; done
+# Every round runs every path on every server, one short run each, so that a
+# server and its baseline are measured seconds apart: this VM's speed drifts
+# by +-10% over tens of seconds, and a ratio of two runs far apart measures
+# the drift. Each row's ratio is the median over the rounds of the ratio to
+# the baseline run of the same round.
+RESULTS="$WORK/results.tsv"
+: >"$RESULTS"
+for round in $(seq "$ROUNDS"); do
+    for path in $PATHS; do
+        case "$path" in
+            view) route=view_session; servers="edge cache bare" ;;
+            setup) route=setup_session; servers="edge bare" ;;
+            incr) route=incr; servers="edge cache bare" ;;
+            plain) route=plain; servers="edge bare" ;;
+            # The raw rows' baseline, the bare one-GET view, runs again here.
+            raw) route=raw; servers="rawget rawhash bare" ;;
+            *) echo "unknown path $path" >&2; exit 1 ;;
+        esac
+        for server in $servers; do
+            r="$route"
+            [ "$path:$server" = raw:bare ] && r=view_session
+            printf '%s\t%s\t%s\t%s\n' "$round" "$path" "$server" "$(run "$server" "$r")" >>"$RESULTS"
+        done
     done
-    for server in $servers; do R[${server}_$path]="$(grep . <<<"${runs[$server]}" | median)"; done
-    unset runs
-    if [ "$path" = view ]; then VIEW_STATS="$(curl -s "http://127.0.0.1:${PORT[cache]}/__cache_stats" || true)"; fi
+    echo "round $round of $ROUNDS done" >&2
 done
+VIEW_STATS="$(curl -s "http://127.0.0.1:${PORT[cache]}/__cache_stats" || true)"
 
 echo
-echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, median of $ROUNDS runs, loopback, one redis-server; $(nproc) cores"
+echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS interleaved rounds, loopback, one redis-server; $(nproc) cores"
 echo
-printf '| path | server | requests/s | ratio to bare | p50 (ms) | p99 (ms) |\n|---|---|---:|---:|---:|---:|\n'
-for path in $PATHS; do
-    brps=""
-    [ -n "${R[bare_$path]:-}" ] && read -r brps bp50 bp99 <<<"${R[bare_$path]}"
-    # Plain and raw rows are compared with the bare one-GET server, like views.
-    case "$path" in
-        plain | raw) [ -n "${R[bare_view]:-}" ] && read -r brps bp50 bp99 <<<"${R[bare_view]}" ;;
-    esac
-    [ -n "${brps:-}" ] || { echo "| $path | (no bare view in this run to compare with) |"; continue; }
-    for server in edge cache bare rawget rawhash; do
-        [ -n "${R[${server}_$path]:-}" ] || continue
-        read -r rps p50 p99 <<<"${R[${server}_$path]}"
-        case "$server:$path" in
-            edge:plain) name="axum alone (no session, no Redis)" ;;
-            bare:plain) name="bare hyper alone (no Redis): the HTTP ceiling" ;;
-            rawget:raw) name="axum + one GET (no session)" ;;
-            rawhash:raw) name="axum + one HGETALL of the record (no session)" ;;
-            edge:*) name="edge-session (axum, Redis)" ;;
-            cache:*) name="edge-session (axum, Redis + local cache)" ;;
-            bare:view) name="bare hyper + one GET" ;;
-            bare:setup) name="bare hyper + one SET" ;;
-            bare:incr) name="bare hyper + GET + SET" ;;
-        esac
-        ratio="$(python3 -c "print(f'{$rps/$brps:.3f}')")"
-        printf '| %s | %s | %.0f | %s | %.3f | %.3f |\n' "$path" "$name" "$rps" "$ratio" "$p50" "$p99"
-    done
-done
-[ -n "${VIEW_STATS:-}" ] && echo && echo "cache during the view runs: $VIEW_STATS"
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+from collections import defaultdict
+
+runs = defaultdict(dict)  # (path, server) -> round -> (rps, p50, p99)
+for line in open(sys.argv[1]):
+    rnd, path, server, rps, p50, p99 = line.split()
+    runs[(path, server)][int(rnd)] = (float(rps), float(p50), float(p99))
+
+names = {
+    ("view", "edge"): "edge-session (axum, Redis)",
+    ("view", "cache"): "edge-session (axum, Redis + local cache)",
+    ("view", "bare"): "bare hyper + one GET",
+    ("setup", "edge"): "edge-session (axum, Redis)",
+    ("setup", "bare"): "bare hyper + one SET",
+    ("incr", "edge"): "edge-session (axum, Redis)",
+    ("incr", "cache"): "edge-session (axum, Redis + local cache)",
+    ("incr", "bare"): "bare hyper + GET + SET",
+    ("plain", "edge"): "axum alone (no session, no Redis)",
+    ("plain", "bare"): "bare hyper alone (no Redis): the HTTP ceiling",
+    ("raw", "rawget"): "axum + one GET (no session)",
+    ("raw", "rawhash"): "axum + one HGETALL of the record (no session)",
+}
+# The baseline of each path's rows, in the same round.
+base = {"view": ("view", "bare"), "setup": ("setup", "bare"), "incr": ("incr", "bare"),
+        "plain": ("view", "bare"), "raw": ("raw", "bare")}
+
+print("| path | server | requests/s | ratio to bare (median of rounds) | middle half of the ratios | p50 (ms) | p99 (ms) |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for (path, server), name in names.items():
+    rounds = runs.get((path, server))
+    baseline = runs.get(base[path], {})
+    if not rounds or not baseline:
+        continue
+    ratios = sorted(r[0] / baseline[i][0] for i, r in rounds.items() if i in baseline)
+    q = len(ratios) // 4
+    middle = f"{ratios[q]:.3f}-{ratios[-1 - q]:.3f}"
+    med = lambda k: statistics.median(r[k] for r in rounds.values())
+    print(f"| {path} | {name} | {med(0):.0f} | {statistics.median(ratios):.3f} | {middle} | {med(1):.3f} | {med(2):.3f} |")
+PY
+[ -n "${VIEW_STATS:-}" ] && echo && echo "cache at the end: $VIEW_STATS"
 
 echo
 echo "Ratios of the plain and raw rows are to the bare one-GET server."
