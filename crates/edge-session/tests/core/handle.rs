@@ -142,52 +142,19 @@ fn finish_ends_every_request_shape_as_the_lifecycle_commit_does() {
     let store = Arc::new(memory);
     let manager = SessionManager::new(store.clone(), config.clone()).unwrap();
     // 8 days on, the 14-day session is due for its refresh (under 7 left).
-    let due = T0 + 8 * DAY;
+    let (soon, due) = (T0 + 1, T0 + 8 * DAY);
+    let (none, load) = (calls(0, 0, 0, 0, 0, 0), calls(1, 0, 0, 0, 0, 0));
+    let (touch, load_touch) = (calls(0, 0, 0, 0, 1, 0), calls(1, 0, 0, 0, 1, 0));
+    let load_update = calls(1, 0, 1, 0, 0, 0);
     let shapes: [Shape; 8] = [
-        (
-            "untouched",
-            false,
-            T0 + 1,
-            Action::None,
-            calls(0, 0, 0, 0, 0, 0),
-        ),
-        (
-            "untouched",
-            true,
-            T0 + 1,
-            Action::None,
-            calls(0, 0, 0, 0, 0, 0),
-        ),
-        (
-            "untouched",
-            true,
-            due,
-            Action::Refreshed,
-            calls(0, 0, 0, 0, 1, 0),
-        ),
-        ("read", true, T0 + 1, Action::None, calls(1, 0, 0, 0, 0, 0)),
-        (
-            "read",
-            true,
-            due,
-            Action::Refreshed,
-            calls(1, 0, 0, 0, 1, 0),
-        ),
-        (
-            "same value",
-            true,
-            T0 + 1,
-            Action::None,
-            calls(1, 0, 0, 0, 0, 0),
-        ),
-        ("read", false, T0 + 1, Action::None, calls(0, 0, 0, 0, 0, 0)),
-        (
-            "changed",
-            true,
-            T0 + 1,
-            Action::Saved,
-            calls(1, 0, 1, 0, 0, 0),
-        ),
+        ("untouched", false, soon, Action::None, none),
+        ("untouched", true, soon, Action::None, none),
+        ("untouched", true, due, Action::Refreshed, touch),
+        ("read", true, soon, Action::None, load),
+        ("read", true, due, Action::Refreshed, load_touch),
+        ("same value", true, soon, Action::None, load),
+        ("read", false, soon, Action::None, none),
+        ("changed", true, soon, Action::Saved, load_update),
     ];
     for (handler, with_cookie, now, action, expected) in shapes {
         clock.store(now, Ordering::SeqCst);
