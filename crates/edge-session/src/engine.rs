@@ -250,17 +250,23 @@ impl Lifecycle {
     /// store has to be called. [`Lifecycle::commit`] gives the same result.
     #[cfg(feature = "std")]
     pub(crate) fn commit_without_store(&self, config: &SessionConfig, now: u64) -> Option<Commit> {
-        let due = |cookie: &VerifiedCookie| refresh_due(config, cookie, now);
+        matches!(self.first_step(config, now), FirstStep::Nothing)
+            .then(|| Commit::new(None, Action::None, self.corrupt))
+    }
+
+    /// What the commit does first, decided without the store: nothing, a
+    /// sliding refresh (untouched, or read and unchanged, with the
+    /// refresh due), or the handler's changes.
+    fn first_step(&self, config: &SessionConfig, now: u64) -> FirstStep<'_> {
+        let due = |cookie: &&VerifiedCookie| refresh_due(config, cookie, now);
         let refresh = match &self.session {
-            None => self.incoming.as_ref().is_some_and(due),
-            Some(session) if !session.is_changed() => self
-                .incoming
-                .as_ref()
-                .filter(|_| self.found)
-                .is_some_and(due),
-            Some(_) => return None,
+            None => self.incoming.as_ref().filter(due),
+            Some(session) if !session.is_changed() => {
+                self.incoming.as_ref().filter(|_| self.found).filter(due)
+            }
+            Some(session) => return FirstStep::Changed(session),
         };
-        (!refresh).then(|| Commit::new(None, Action::None, self.corrupt))
+        refresh.map_or(FirstStep::Nothing, FirstStep::Refresh)
     }
 
     /// Writes what the handler did to the store and says which
@@ -292,17 +298,13 @@ impl Lifecycle {
         let carried =
             |c: &VerifiedCookie, mode| Plan::new(config, mode, deadline_of(config, c), now);
 
-        let Some(session) = self.session else {
-            // Untouched by the handler.
-            if let Some(cookie) = self
-                .incoming
-                .as_ref()
-                .filter(|c| refresh_due(config, c, now))
-            {
+        let session = match self.first_step(config, now) {
+            FirstStep::Nothing => return Ok(Commit::new(None, Action::None, corrupt)),
+            FirstStep::Refresh(cookie) => {
                 let plan = carried(cookie, cookie.mode);
                 return refresh(config, store, &cookie.id, &plan, now, corrupt).await;
             }
-            return Ok(Commit::new(None, Action::None, corrupt));
+            FirstStep::Changed(session) => session,
         };
 
         // The live record this request read, if any.
@@ -331,14 +333,6 @@ impl Lifecycle {
             let (id, _) = create(config, store, session.record(), plan.ttl(now)).await?;
             let set_cookie = issue(config, &id, &plan, now)?;
             return Ok(Commit::new(Some(set_cookie), Action::Cycled, corrupt));
-        }
-
-        if !session.is_changed() {
-            if let Some(cookie) = existing.filter(|c| refresh_due(config, c, now)) {
-                let plan = carried(cookie, cookie.mode);
-                return refresh(config, store, &cookie.id, &plan, now, corrupt).await;
-            }
-            return Ok(Commit::new(None, Action::None, corrupt));
         }
 
         let Some(cookie) = existing else {
@@ -397,6 +391,16 @@ impl Lifecycle {
         }
         Err(Error::IdCollision)
     }
+}
+
+/// The commit's first step ([`Lifecycle::first_step`]).
+enum FirstStep<'a> {
+    /// No store call, no cookie.
+    Nothing,
+    /// A sliding refresh of this (incoming, verified) cookie.
+    Refresh(&'a VerifiedCookie),
+    /// The handler changed, cleared or cycled the session.
+    Changed(&'a SessionData),
 }
 
 /// What a cookie issued now says: until when, the deadline no refresh may
