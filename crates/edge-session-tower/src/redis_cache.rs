@@ -238,14 +238,14 @@ impl Shard {
         self.remove(key);
         if self.written >= limit && now.saturating_sub(self.swept) >= cooldown {
             self.swept = now;
+            let mut swept = 0;
             self.slots.retain(|_, slot| {
-                !matches!(slot, Slot::Written { at } if now.saturating_sub(*at) >= cooldown)
+                let old =
+                    matches!(slot, Slot::Written { at } if now.saturating_sub(*at) >= cooldown);
+                swept += usize::from(old);
+                !old
             });
-            self.written = self
-                .slots
-                .values()
-                .filter(|slot| matches!(slot, Slot::Written { .. }))
-                .count();
+            self.written -= swept;
         }
         if self.written < limit {
             self.slots.insert(Box::from(key), Slot::Written { at: now });
