@@ -81,7 +81,12 @@ async fn hgetall_calls(redis: &RedisServer) -> u64 {
 /// A store with the default cache on `redis` (its own connections: another
 /// server, as far as Redis can tell).
 async fn caching(redis: &RedisServer) -> RedisStore {
-    RedisStore::connect_with_cache(&redis.url(), CacheConfig::default())
+    caching_with(redis, CacheConfig::default()).await
+}
+
+/// A store with the cache as `config` sets it on `redis`.
+async fn caching_with(redis: &RedisServer, config: CacheConfig) -> RedisStore {
+    RedisStore::connect_with_cache(&redis.url(), config)
         .await
         .unwrap()
 }
@@ -260,12 +265,7 @@ async fn reads_on_b_racing_writes_on_a_never_stick_10000_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn store_misses_racing_writes_never_stick() {
     let redis = RedisServer::start();
-    let b = RedisStore::connect_with_cache(
-        &redis.url(),
-        CacheConfig::default().with_max_entries(20_000),
-    )
-    .await
-    .unwrap();
+    let b = caching_with(&redis, CacheConfig::default().with_max_entries(20_000)).await;
     const KEYS: usize = 10_000;
     let ids: Vec<SessionId> = (0..KEYS)
         .map(|i| SessionId::parse(&format!("race{i:018}")).unwrap())
@@ -380,14 +380,13 @@ async fn removals_and_deletes_on_a_are_never_read_on_b() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cache_is_bounded() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect_with_cache(
-        &redis.url(),
+    let store = caching_with(
+        &redis,
         CacheConfig::default()
             .with_max_entries(160)
             .with_max_bytes(1 << 20),
     )
-    .await
-    .unwrap();
+    .await;
     let mut conn = redis.conn().await;
     for i in 0..2_000 {
         let id = SessionId::parse(&format!("bound{i:017}")).unwrap();
@@ -418,12 +417,7 @@ async fn the_cache_is_bounded() {
 async fn loads_after_a_write_skip_the_cache_for_the_cooldown() {
     const COOLDOWN: Duration = Duration::from_secs(2);
     let redis = RedisServer::start();
-    let store = RedisStore::connect_with_cache(
-        &redis.url(),
-        CacheConfig::default().with_write_cooldown(COOLDOWN),
-    )
-    .await
-    .unwrap();
+    let store = caching_with(&redis, CacheConfig::default().with_write_cooldown(COOLDOWN)).await;
     let mut conn = redis.conn().await;
     let id = SessionId::parse("cooldown00000000000000").unwrap();
     // Cached first, so the write below also sends this store an
@@ -470,12 +464,11 @@ async fn loads_after_a_write_skip_the_cache_for_the_cooldown() {
     assert!(store.update(&id, &changes, 600).await.unwrap().is_some());
     assert_eq!(store.load(&id).await.unwrap().unwrap()["n"], json!(2));
     assert_eq!(store.cache_stats().unwrap().after_write, 21);
-    let eager = RedisStore::connect_with_cache(
-        &redis.url(),
+    let eager = caching_with(
+        &redis,
         CacheConfig::default().with_write_cooldown(Duration::ZERO),
     )
-    .await
-    .unwrap();
+    .await;
     assert!(eager.update(&id, &changes, 600).await.unwrap().is_some());
     load_until_a_hit(&eager, &id, |r| assert_eq!(r["n"], json!(3))).await;
     assert_eq!(eager.cache_stats().unwrap().after_write, 0);
@@ -500,14 +493,13 @@ async fn load_until_a_hit(store: &RedisStore, id: &SessionId, check: impl Fn(&Re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_marks_are_bounded() {
     let redis = RedisServer::start();
-    let store = RedisStore::connect_with_cache(
-        &redis.url(),
+    let store = caching_with(
+        &redis,
         CacheConfig::default()
             .with_max_entries(16)
             .with_write_cooldown(Duration::from_secs(600)),
     )
-    .await
-    .unwrap();
+    .await;
     let mut record = Record::new();
     record.insert("a".into(), json!(1));
     let ids: Vec<SessionId> = (0..400)
@@ -559,8 +551,9 @@ async fn an_expired_session_is_not_served_from_the_cache() {
     let mut conn = redis.conn().await;
     let id = SessionId::parse("expiring00000000000000").unwrap();
     // Long enough for a hit even when the heartbeat is slow to confirm.
-    const TTL: Duration = Duration::from_millis(1_500);
-    put(&mut conn, &store.key(&id), "a", "1", 1_500).await;
+    const TTL_MS: u64 = 1_500;
+    const TTL: Duration = Duration::from_millis(TTL_MS);
+    put(&mut conn, &store.key(&id), "a", "1", TTL_MS).await;
     // After the write: the key is gone by `start + TTL`.
     let start = Instant::now();
     load_until_a_hit(&store, &id, |r| assert_eq!(r["a"], json!(1))).await;
