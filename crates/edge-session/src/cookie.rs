@@ -41,16 +41,60 @@ impl SameSite {
 /// assert_eq!(pairs, [(&b"a"[..], &b"1"[..]), (&b"b"[..], &b"2"[..])]);
 /// ```
 pub fn parse_cookie_header(header: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    header.split(|&b| b == b';').filter_map(|piece| {
-        let piece = trim(piece);
-        let eq = piece.iter().position(|&b| b == b'=')?;
-        let name = trim(&piece[..eq]);
-        let mut value = trim(&piece[eq + 1..]);
-        if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
-            value = &value[1..value.len() - 1];
+    let mut rest = Some(header);
+    core::iter::from_fn(move || {
+        loop {
+            let unread = rest?;
+            let piece = match find_byte(unread, b';') {
+                Some(semi) => {
+                    rest = Some(&unread[semi + 1..]);
+                    &unread[..semi]
+                }
+                None => {
+                    rest = None;
+                    unread
+                }
+            };
+            if let Some(pair) = cookie_pair(piece) {
+                return Some(pair);
+            }
         }
-        Some((name, value))
     })
+}
+
+/// One `name=value` piece of a `Cookie` header, trimmed and unquoted.
+fn cookie_pair(piece: &[u8]) -> Option<(&[u8], &[u8])> {
+    let piece = trim(piece);
+    let eq = piece.iter().position(|&b| b == b'=')?;
+    let name = trim(&piece[..eq]);
+    let mut value = trim(&piece[eq + 1..]);
+    if value.len() >= 2 && value[0] == b'"' && value[value.len() - 1] == b'"' {
+        value = &value[1..value.len() - 1];
+    }
+    Some((name, value))
+}
+
+/// The index of the first `needle` in `haystack`, eight bytes at a time
+/// (a session cookie's value is long, and this runs on every request).
+fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = haystack.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        // Bytes equal to `needle` become zero; the lowest zero byte sets
+        // its high bit (higher ones may be false alarms, never lower ones).
+        let x = u64::from_le_bytes(word) ^ (ONES * u64::from(needle));
+        let zeros = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zeros != 0 {
+            return Some(offset + (zeros.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter().position(|&b| b == needle).map(|i| offset + i)
 }
 
 /// The values of every cookie named `name` in a `Cookie` header, in order.
@@ -229,10 +273,12 @@ impl CookieConfig {
             out.push_str(domain);
         }
         if let Some((max_age, expires)) = max_age {
-            out.push_str("; Max-Age=");
-            push_u64(out, max_age);
-            out.push_str("; Expires=");
-            push_http_date(out, expires);
+            Ascii::<69>::new()
+                .bytes(b"; Max-Age=")
+                .u64(max_age)
+                .bytes(b"; Expires=")
+                .http_date(expires)
+                .push_to(out);
         }
         if self.secure {
             out.push_str("; Secure");
@@ -258,54 +304,80 @@ fn is_attr_char(b: u8) -> bool {
     (0x20..0x7f).contains(&b) && b != b';'
 }
 
-/// Appends `n` in decimal (without `core::fmt`, which is slow and large in wasm).
-pub(crate) fn push_u64(out: &mut String, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
+/// ASCII text built on the stack and appended to a `String` in one copy,
+/// with one UTF-8 check (no `core::fmt`, which is slow and large in wasm).
+/// `N` is sized by the caller for its longest text; a longer one panics,
+/// which no input can cause (the numbers are `u64`s, at most 20 digits).
+pub(crate) struct Ascii<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Ascii<N> {
+    pub(crate) fn new() -> Self {
+        Ascii {
+            buf: [0; N],
+            len: 0,
         }
     }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
+
+    /// Appends ASCII bytes.
+    pub(crate) fn bytes(&mut self, ascii: &[u8]) -> &mut Self {
+        let end = self.len + ascii.len();
+        self.buf[self.len..end].copy_from_slice(ascii);
+        self.len = end;
+        self
+    }
+
+    /// Appends `n` in decimal.
+    pub(crate) fn u64(&mut self, mut n: u64) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.bytes(&digits[i..])
+    }
+
+    /// Appends `unix` seconds as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+    pub(crate) fn http_date(&mut self, unix: u64) -> &mut Self {
+        const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+        const MONTHS: [&[u8; 3]; 12] = [
+            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+            b"Dec",
+        ];
+        // Clamp to the year 9999 so the four-digit year of the format holds.
+        let unix = unix.min(253_402_300_799);
+        let days = unix / 86_400;
+        let secs = unix % 86_400;
+        let (y, m, d) = civil_from_days(days as i64);
+        let mut date = *b"Ddd, dd Mmm yyyy hh:mm:ss GMT";
+        date[..3].copy_from_slice(DAYS[(days % 7) as usize]);
+        date[5..7].copy_from_slice(&two_digits(u64::from(d)));
+        date[8..11].copy_from_slice(MONTHS[(m - 1) as usize]);
+        date[12..14].copy_from_slice(&two_digits(y as u64 / 100));
+        date[14..16].copy_from_slice(&two_digits(y as u64));
+        date[17..19].copy_from_slice(&two_digits(secs / 3600));
+        date[20..22].copy_from_slice(&two_digits(secs / 60 % 60));
+        date[23..25].copy_from_slice(&two_digits(secs % 60));
+        self.bytes(&date)
+    }
+
+    /// Appends the text to `out`.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        // Only ever ASCII, so this never takes the empty fallback.
+        out.push_str(core::str::from_utf8(&self.buf[..self.len]).unwrap_or_default());
     }
 }
 
-fn push_2digits(out: &mut String, n: u64) {
-    out.push(char::from(b'0' + (n / 10 % 10) as u8));
-    out.push(char::from(b'0' + (n % 10) as u8));
-}
-
-/// Writes `unix` seconds as an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-pub(crate) fn push_http_date(out: &mut String, unix: u64) {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    // Clamp to the year 9999 so the four-digit year of the format holds.
-    let unix = unix.min(253_402_300_799);
-    let days = unix / 86_400;
-    let secs = unix % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    out.push_str(DAYS[(days % 7) as usize]);
-    out.push_str(", ");
-    push_2digits(out, u64::from(d));
-    out.push(' ');
-    out.push_str(MONTHS[(m - 1) as usize]);
-    out.push(' ');
-    push_2digits(out, y as u64 / 100);
-    push_2digits(out, y as u64);
-    out.push(' ');
-    push_2digits(out, secs / 3600);
-    out.push(':');
-    push_2digits(out, secs / 60 % 60);
-    out.push(':');
-    push_2digits(out, secs % 60);
-    out.push_str(" GMT");
+/// The last two decimal digits of `n`.
+fn two_digits(n: u64) -> [u8; 2] {
+    [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]
 }
 
 /// Howard Hinnant's days-to-civil algorithm.

@@ -25,7 +25,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::SessionExpiry;
-use crate::cookie::MAX_COOKIE_SIZE;
+use crate::cookie::{Ascii, MAX_COOKIE_SIZE};
 use crate::id::{SessionId, is_valid_id};
 use crate::key::KeyRing;
 
@@ -138,21 +138,18 @@ fn write_signed(
     });
     out.push('.');
     out.push_str(id.as_str());
-    out.push('.');
-    crate::cookie::push_u64(out, expires);
+    // `.<expires>[.<deadline>.<mode>]`: at most 3 dots, 3 numbers, one letter.
+    let mut numbers = Ascii::<64>::new();
+    numbers.bytes(b".").u64(expires);
     if let Some((deadline, mode)) = v2 {
-        out.push('.');
-        crate::cookie::push_u64(out, deadline.unwrap_or(0));
-        out.push('.');
+        numbers.bytes(b".").u64(deadline.unwrap_or(0)).bytes(b".");
         match mode {
-            SessionExpiry::Default => out.push('d'),
-            SessionExpiry::BrowserSession => out.push('b'),
-            SessionExpiry::Persistent(secs) => {
-                out.push('p');
-                crate::cookie::push_u64(out, secs);
-            }
-        }
+            SessionExpiry::Default => numbers.bytes(b"d"),
+            SessionExpiry::BrowserSession => numbers.bytes(b"b"),
+            SessionExpiry::Persistent(secs) => numbers.bytes(b"p").u64(secs),
+        };
     }
+    numbers.push_to(out);
     let tag = keys.sign(&[name.as_bytes(), b"=", &out.as_bytes()[start..]]);
     out.push('.');
     URL_SAFE_NO_PAD.encode_string(tag, out);
@@ -176,11 +173,13 @@ pub(crate) fn parse(value: &[u8]) -> Option<Parsed<'_>> {
     if value.len() > MAX_COOKIE_SIZE {
         return None;
     }
-    let dot = value.iter().rposition(|&b| b == b'.')?;
-    let (signed, tag_b64) = (&value[..dot], &value[dot + 1..]);
-    if tag_b64.len() != TAG_B64_LEN {
+    // The tag is the last 43 characters, after the last dot (base64url has
+    // no dots, so a dot inside them fails the decode below).
+    let dot = value.len().checked_sub(TAG_B64_LEN + 1)?;
+    if value[dot] != b'.' {
         return None;
     }
+    let (signed, tag_b64) = (&value[..dot], &value[dot + 1..]);
     let mut tag = [0u8; 32];
     match URL_SAFE_NO_PAD.decode_slice(tag_b64, &mut tag) {
         Ok(32) => {}

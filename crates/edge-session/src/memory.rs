@@ -102,11 +102,7 @@ impl Inner {
     /// Moves `id`'s expiry to `exp` (if the record exists).
     fn set_expiry(&mut self, id: &SessionId, exp: u64) {
         if let Some((_, old, seq)) = self.map.get_mut(id) {
-            let previous = (*old, *seq);
-            *old = exp;
-            if let Some(key) = self.by_expiry.remove(&previous) {
-                self.by_expiry.insert((exp, previous.1), key);
-            }
+            move_expiry(&mut self.by_expiry, old, *seq, exp);
         }
     }
 
@@ -125,6 +121,18 @@ impl Inner {
                 self.map.remove(&id);
             }
         }
+    }
+}
+
+/// Moves a record's expiry from `*old` to `exp` in the record and in the
+/// index; a write in the same second as the last one moves nothing.
+fn move_expiry(index: &mut BTreeMap<(u64, u64), SessionId>, old: &mut u64, seq: u64, exp: u64) {
+    if *old == exp {
+        return;
+    }
+    let previous = core::mem::replace(old, exp);
+    if let Some(id) = index.remove(&(previous, seq)) {
+        index.insert((exp, seq), id);
     }
 }
 
@@ -246,14 +254,15 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<SessionId>> {
         let now = (self.clock)();
         let mut inner = self.lock();
-        let Some((record, _, _)) = inner.map.get_mut(id).filter(|(_, exp, _)| *exp > now) else {
+        let Inner { map, by_expiry, .. } = &mut *inner;
+        let Some((record, exp, seq)) = map.get_mut(id).filter(|(_, exp, _)| *exp > now) else {
             return Ok(None);
         };
         changes.apply_to(record);
         if record.is_empty() {
             inner.remove(id);
         } else {
-            inner.set_expiry(id, now.saturating_add(ttl));
+            move_expiry(by_expiry, exp, *seq, now.saturating_add(ttl));
         }
         Ok(Some(id.clone()))
     }

@@ -8,7 +8,7 @@
 )]
 
 use edge_session::adapter::Lifecycle;
-use edge_session::cookie::cookie_values;
+use edge_session::cookie::{cookie_values, parse_cookie_header};
 use edge_session::{Key, KeyRing, SessionConfig, SessionExpiry, SessionId, format};
 use proptest::prelude::*;
 
@@ -120,6 +120,15 @@ proptest! {
     }
 
     #[test]
+    fn cookie_header_parse_matches_a_plain_split(
+        // Long runs put the separators at every offset of the 8-byte scan.
+        header in "([a; =\"\t]{0,12}[a-z0-9._-]{0,40}){0,6}",
+    ) {
+        let got: Vec<_> = parse_cookie_header(header.as_bytes()).collect();
+        prop_assert_eq!(got, reference_cookie_pairs(header.as_bytes()));
+    }
+
+    #[test]
     fn a_valid_cookie_survives_any_surrounding_cookies(
         before in "([a-z]{1,5}=[a-z0-9]{0,5}; ){0,4}", after in "(; [a-z]{1,5}=[a-z0-9]{0,5}){0,4}",
     ) {
@@ -130,4 +139,30 @@ proptest! {
         let lc = Lifecycle::start(&config, [header.as_bytes()], 0);
         prop_assert_eq!(lc.incoming_id(), Some(&id));
     }
+}
+
+/// The `Cookie` header's pairs as the parser's documentation states them,
+/// written the plain way: split on `;`, trim, cut at the first `=`, unquote.
+fn reference_cookie_pairs(header: &[u8]) -> Vec<(&[u8], &[u8])> {
+    fn trim(s: &[u8]) -> &[u8] {
+        let is_space = |b: &u8| *b == b' ' || *b == b'\t';
+        let start = s.iter().position(|b| !is_space(b)).unwrap_or(s.len());
+        let end = s
+            .iter()
+            .rposition(|b| !is_space(b))
+            .map_or(start, |e| e + 1);
+        &s[start..end.max(start)]
+    }
+    header
+        .split(|&b| b == b';')
+        .filter_map(|piece| {
+            let piece = trim(piece);
+            let eq = piece.iter().position(|&b| b == b'=')?;
+            let mut value = trim(&piece[eq + 1..]);
+            if value.len() >= 2 && value.starts_with(b"\"") && value.ends_with(b"\"") {
+                value = &value[1..value.len() - 1];
+            }
+            Some((trim(&piece[..eq]), value))
+        })
+        .collect()
 }

@@ -172,6 +172,35 @@ fn set_cookie_attribute_table() {
         let sc = base.cookie().set_cookie("v", Some(0), now);
         assert!(sc.contains(&format!("Expires={date};")), "{sc}");
     }
+    // The longest numbers: a 20-digit Max-Age.
+    let sc = base.cookie().set_cookie("v", Some(u64::MAX), u64::MAX);
+    assert!(
+        sc.contains("; Max-Age=18446744073709551615; Expires=Fri, 31 Dec 9999 23:59:59 GMT;"),
+        "{sc}"
+    );
+}
+
+#[test]
+fn the_longest_cookie_value_is_written_whole() {
+    // Three 20-digit numbers: expiry, deadline and a persistent mode.
+    let config = config();
+    let id = SessionId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap();
+    let max = u64::MAX;
+    let value = format::encode_full(
+        config.keys(),
+        "session",
+        &id,
+        max - 1,
+        Some(max),
+        SessionExpiry::Persistent(max),
+    );
+    let signed = format!("v2.AAECAwQFBgcICQoLDA0ODw.{}.{max}.p{max}", max - 1);
+    assert!(value.starts_with(&format!("{signed}.")), "{value}");
+    let verified = format::verify(config.keys(), "session", value.as_bytes(), 0).unwrap();
+    assert_eq!(
+        (verified.expires, verified.deadline, verified.mode),
+        (max - 1, Some(max), SessionExpiry::Persistent(max))
+    );
 }
 
 #[test]
