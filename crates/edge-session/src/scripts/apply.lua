@@ -9,5 +9,5 @@ for i = 2, #ARGV, 3 do
     if type(r) == 'table' and r.err then redis.call('HSET', k, field, value) end
   end
 end
-if redis.call('EXISTS', k) == 1 then redis.call('EXPIRE', k, ARGV[1]) end
+redis.call('EXPIRE', k, ARGV[1])
 return 1
