@@ -273,7 +273,7 @@ impl CookieConfig {
             out.push_str(domain);
         }
         if let Some((max_age, expires)) = max_age {
-            Ascii::<69>::new()
+            Ascii::new()
                 .bytes(b"; Max-Age=")
                 .u64(max_age)
                 .bytes(b"; Expires=")
@@ -306,17 +306,18 @@ fn is_attr_char(b: u8) -> bool {
 
 /// ASCII text built on the stack and appended to a `String` in one copy,
 /// with one UTF-8 check (no `core::fmt`, which is slow and large in wasm).
-/// `N` is sized by the caller for its longest text; a longer one panics,
-/// which no input can cause (the numbers are `u64`s, at most 20 digits).
-pub(crate) struct Ascii<const N: usize> {
-    buf: [u8; N],
+/// It holds the longest text written with it, 69 bytes (`; Max-Age=`, 20
+/// digits, `; Expires=` and a date); a longer one would panic, which no
+/// input can cause (the numbers are `u64`s, at most 20 digits).
+pub(crate) struct Ascii {
+    buf: [u8; 72],
     len: usize,
 }
 
-impl<const N: usize> Ascii<N> {
+impl Ascii {
     pub(crate) fn new() -> Self {
         Ascii {
-            buf: [0; N],
+            buf: [0; 72],
             len: 0,
         }
     }

@@ -139,7 +139,7 @@ fn write_signed(
     out.push('.');
     out.push_str(id.as_str());
     // `.<expires>[.<deadline>.<mode>]`: at most 3 dots, 3 numbers, one letter.
-    let mut numbers = Ascii::<64>::new();
+    let mut numbers = Ascii::new();
     numbers.bytes(b".").u64(expires);
     if let Some((deadline, mode)) = v2 {
         numbers.bytes(b".").u64(deadline.unwrap_or(0)).bytes(b".");
