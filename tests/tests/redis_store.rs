@@ -328,3 +328,88 @@ async fn redis_url_password_stays_out_of_errors_and_debug() {
         }
     }
 }
+
+/// A lifetime longer than any store can hold ("never expire" as
+/// `u64::MAX` seconds, in the configuration or a handler's "remember me")
+/// is capped at the end of the year 9999, the last instant a cookie's
+/// `Expires` can say, so Redis accepts its TTL instead of refusing every
+/// write with 503; a session already at the cap needs no sliding refresh.
+#[tokio::test]
+async fn the_longest_lifetimes_are_capped_not_refused() {
+    use edge_session::adapter::{Action, Lifecycle, MAX_EXPIRES};
+    use edge_session::{Expiry, SessionConfig, SessionExpiry};
+
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let cookie_of = |set_cookie: &str| set_cookie.split(';').next().unwrap().to_string();
+
+    for (expiry, own) in [
+        (Expiry::OnInactivity(u64::MAX), None),
+        (Expiry::BrowserSession(u64::MAX), None),
+        (
+            Expiry::IdleAndAbsolute {
+                idle: u64::MAX,
+                absolute: u64::MAX,
+            },
+            None,
+        ),
+        (
+            Expiry::OnInactivity(3600),
+            Some(SessionExpiry::Persistent(u64::MAX)),
+        ),
+    ] {
+        let config = SessionConfig::from_secret(&[7; 32])
+            .unwrap()
+            .with_expiry(expiry);
+        config.validate().unwrap();
+        // A new session with data (and the handler's own expiry, if any).
+        let mut lc = Lifecycle::start(&config, [], now);
+        let session = lc.load(&store).await.unwrap();
+        session.insert("user", 42).unwrap();
+        if let Some(own) = own {
+            session.set_expiry(own);
+        }
+        let commit = lc.commit(&config, &store, now).await.unwrap();
+        assert_eq!(commit.action, Action::Created, "{expiry:?}");
+        let cookie = cookie_of(&commit.set_cookie.unwrap());
+        let header = cookie.as_bytes();
+        let lc = Lifecycle::start(&config, [header], now);
+        let id = lc.incoming_id().unwrap().clone();
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(store.key(&id))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let want = (MAX_EXPIRES - now) as i64;
+        assert!(
+            (want - 5..=want).contains(&ttl),
+            "{expiry:?}: TTL {ttl}, want {want}"
+        );
+        // A change is written and re-issued; an untouched read a second
+        // later needs no refresh (the cookie is at the cap already).
+        let mut lc = Lifecycle::start(&config, [header], now + 1);
+        lc.load(&store).await.unwrap().increment("n", 1).unwrap();
+        let commit = lc.commit(&config, &store, now + 1).await.unwrap();
+        assert_eq!(commit.action, Action::Saved, "{expiry:?}");
+        let mut lc = Lifecycle::start(&config, [header], now + 2);
+        assert_eq!(
+            lc.load(&store).await.unwrap().get::<i64>("n").unwrap(),
+            Some(1)
+        );
+        let commit = lc.commit(&config, &store, now + 2).await.unwrap();
+        assert_eq!(
+            commit.action,
+            Action::None,
+            "{expiry:?}: no refresh at the cap"
+        );
+    }
+}

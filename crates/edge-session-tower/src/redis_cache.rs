@@ -464,16 +464,18 @@ impl Tracker {
             }
         };
         let bytes = key.len() + text_len(&hash) + 64;
+        // Saturating: a session that lives to the year 9999 has a PTTL
+        // whose nanoseconds overflow a u64 (past ~584 years).
         let ttl_ns = u64::try_from(pttl)
             .ok()
             .filter(|ms| *ms > 0)
-            .map(|ms| ms * 1_000_000);
+            .map(|ms| ms.saturating_mul(1_000_000));
         self.fill(
             key,
             token,
             generation,
             &record,
-            ttl_ns.map(|ns| sent + ns),
+            ttl_ns.map(|ns| sent.saturating_add(ns)),
             bytes,
         );
         Ok(Some(record))

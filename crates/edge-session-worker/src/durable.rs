@@ -299,7 +299,9 @@ impl SessionObject {
         let ttl = request.get(1).and_then(Value::as_u64).unwrap_or(0);
         let payload = request.get(2).unwrap_or(&Value::Null);
         let now = now();
-        let deadline = now.saturating_add(ttl.max(1).saturating_mul(1000));
+        let deadline = now
+            .saturating_add(ttl.max(1).saturating_mul(1000))
+            .min(LATEST_ALARM_MS);
         let live = self.live(now).await?;
         Ok(match op {
             "load" => Answer::Record(live.map(|(_, text)| text.to_string())),
@@ -404,6 +406,12 @@ enum Answer {
 fn now() -> u64 {
     Date::now().as_millis()
 }
+
+/// The latest deadline an object keeps (and sets its alarm to), in unix
+/// milliseconds: the end of the year 2189. workerd refuses a later alarm
+/// ("This API doesn't support dates after 2189"), so a longer session TTL
+/// (the lifecycle allows up to the year 9999) ends there.
+pub const LATEST_ALARM_MS: u64 = 7_258_118_399_000;
 
 /// Exports the Durable Object class behind [`DurableObjectStore`] from this
 /// worker under the name `$name` (the `class_name` in wrangler.toml):

@@ -11,9 +11,14 @@ use crate::KvStoreError;
 /// The shortest TTL Workers KV accepts (`expirationTtl`), in seconds.
 pub const KV_MIN_TTL: u64 = 60;
 
+/// The longest `expirationTtl` KV takes: 2^31 - 1 seconds (68 years);
+/// workerd refuses more with "Value out of range". A longer session TTL
+/// (the lifecycle allows up to the year 9999) is shortened to this.
+pub const KV_MAX_TTL: u64 = i32::MAX as u64;
+
 /// Sessions in a Workers KV namespace: key `<prefix><id>` (default prefix
 /// `session:`), value the session's JSON object, `expirationTtl` = the
-/// session's TTL, clamped to KV's minimum of 60 s.
+/// session's TTL, clamped to KV's range ([`KV_MIN_TTL`] to [`KV_MAX_TTL`]).
 ///
 /// Workers KV is eventually consistent: a write is visible at once in the
 /// location that made it but can take up to ~60 s to reach the others. A
@@ -102,7 +107,7 @@ impl KvSessionStore {
         let options = js_sys::Object::new();
         // TTLs are whole seconds, far below 2^53.
         #[allow(clippy::cast_precision_loss)]
-        let ttl = JsValue::from_f64(ttl.max(KV_MIN_TTL) as f64);
+        let ttl = JsValue::from_f64(ttl.clamp(KV_MIN_TTL, KV_MAX_TTL) as f64);
         js_sys::Reflect::set(&options, &JsValue::from_str("expirationTtl"), &ttl)
             .map_err(|e| kv_error(&e))?;
         self.call("put", &[&self.key(id), &JsValue::from(json), &options])

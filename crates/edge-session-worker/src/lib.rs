@@ -62,11 +62,11 @@ pub use adapter::{
 #[cfg(target_arch = "wasm32")]
 pub use any::AnyStore;
 #[cfg(target_arch = "wasm32")]
-pub use durable::{DurableObjectStore, SessionObject};
+pub use durable::{DurableObjectStore, LATEST_ALARM_MS, SessionObject};
 pub use edge_session;
 pub use error::SessionError;
 #[cfg(target_arch = "wasm32")]
-pub use kv::{KV_MIN_TTL, KvSessionStore};
+pub use kv::{KV_MAX_TTL, KV_MIN_TTL, KvSessionStore};
 pub use store_errors::{DurableObjectError, KvStoreError};
 #[cfg(target_arch = "wasm32")]
 pub use upstash::{UpstashError, UpstashStore};

@@ -352,8 +352,9 @@ impl Ascii {
             b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
             b"Dec",
         ];
-        // Clamp to the year 9999 so the four-digit year of the format holds.
-        let unix = unix.min(253_402_300_799);
+        // Clamp to the year 9999 so the four-digit year of the format holds
+        // (the lifecycle never issues a later expiry).
+        let unix = unix.min(crate::engine::MAX_EXPIRES);
         let days = unix / 86_400;
         let secs = unix % 86_400;
         let (y, m, d) = civil_from_days(days as i64);

@@ -14,6 +14,15 @@ use crate::store::{Cycled, SessionStore};
 /// request (each costs one HMAC); more are ignored.
 pub const MAX_COOKIE_CANDIDATES: usize = 8;
 
+/// The latest a session can expire: the end of the year 9999 (unix
+/// seconds), the last instant a cookie's `Expires` date can say. Longer
+/// lifetimes ("never", as `u64::MAX` seconds, in the configuration or a
+/// handler's [`SessionExpiry::Persistent`]) are capped here, in the cookie
+/// and in the store TTL alike, so every store can hold them: Redis refuses
+/// an `EXPIRE` past about 9.2e15 seconds and a Durable Object's alarm date
+/// ends near 8.6e12. A store is never asked for a TTL above this.
+pub const MAX_EXPIRES: u64 = 253_402_300_799;
+
 /// New ids tried when a store reports a collision before giving up.
 const CREATE_ATTEMPTS: usize = 3;
 
@@ -416,12 +425,14 @@ struct Plan {
 impl Plan {
     fn new(config: &SessionConfig, mode: SessionExpiry, deadline: Option<u64>, now: u64) -> Self {
         let idle = idle_of(config, mode);
+        let deadline = deadline.map(|d| d.min(MAX_EXPIRES));
         let expires = match (idle, deadline) {
             (Some(idle), Some(deadline)) => now.saturating_add(idle).min(deadline),
             (Some(idle), None) => now.saturating_add(idle),
             (None, Some(deadline)) => deadline,
             (None, None) => now.saturating_add(config.expiry.ttl()),
-        };
+        }
+        .min(MAX_EXPIRES);
         let persistent = match mode {
             SessionExpiry::Persistent(_) => true,
             SessionExpiry::BrowserSession => false,
@@ -466,7 +477,10 @@ fn refresh_due(config: &SessionConfig, cookie: &VerifiedCookie, now: u64) -> boo
     let Some(idle) = idle_of(config, cookie.mode) else {
         return false;
     };
-    if deadline_of(config, cookie).is_some_and(|d| cookie.expires >= d) {
+    // At its deadline, or at the latest expiry there is: a refresh would
+    // move nothing.
+    let cap = deadline_of(config, cookie).map_or(MAX_EXPIRES, |d| d.min(MAX_EXPIRES));
+    if cookie.expires >= cap {
         return false;
     }
     let threshold = match cookie.mode {

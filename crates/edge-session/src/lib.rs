@@ -70,7 +70,7 @@ pub use store::{Change, Changes, Cycled, MaybeSend, MaybeSync, Record, SessionSt
 /// request driver, the outcome of a request, and the engine beneath them.
 /// Handlers never need this module.
 pub mod adapter {
-    pub use crate::engine::{Action, Commit, Lifecycle, MAX_COOKIE_CANDIDATES};
+    pub use crate::engine::{Action, Commit, Lifecycle, MAX_COOKIE_CANDIDATES, MAX_EXPIRES};
     pub use crate::error::{FAILED_BODY, UNAVAILABLE_BODY};
     #[cfg(feature = "std")]
     pub use crate::handle::{ErrorResponse, LogLevel, LogLine, Outcome, Pending, SessionManager};

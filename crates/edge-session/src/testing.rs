@@ -471,6 +471,33 @@ pub mod conformance {
             );
             ok("delete", store.delete(&id).await);
         }
+
+        // The longest TTL there is: the lifecycle caps every expiry at
+        // `MAX_EXPIRES` (the end of the year 9999), so a store is never
+        // asked for more than that many seconds, and must hold it.
+        let longest = crate::engine::MAX_EXPIRES;
+        let rec = record(json!({"forever": true}));
+        let id = ok(
+            "create(longest TTL)",
+            store.create(fresh_id(), &rec, longest).await,
+        )
+        .unwrap_or_else(|| panic!("create with the longest TTL must succeed"));
+        let mut changes = Changes::new();
+        changes.increment("visits", 1);
+        let id = ok(
+            "update(longest TTL)",
+            store.update(&id, &changes, longest).await,
+        )
+        .unwrap_or_else(|| panic!("update with the longest TTL must succeed"));
+        let id = ok("touch(longest TTL)", store.touch(&id, longest).await)
+            .unwrap_or_else(|| panic!("touch with the longest TTL must succeed"));
+        let loaded = ok("load(longest TTL)", store.load(&id).await);
+        assert_eq!(
+            loaded.as_ref(),
+            Some(&record(json!({"forever": true, "visits": 1}))),
+            "a record with the longest TTL must be there"
+        );
+        ok("delete", store.delete(&id).await);
     }
 
     /// Checks that the store owns expiry: a record saved with a TTL of one

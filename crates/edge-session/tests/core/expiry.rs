@@ -281,3 +281,65 @@ fn browser_session_cookie_has_no_max_age_but_record_expires() {
     assert_eq!(max_age(commit.set_cookie.as_deref().unwrap()), None);
     assert_eq!(store.inner().ttl(&id), Some(100));
 }
+
+#[test]
+fn lifetimes_past_the_year_9999_are_capped_in_the_cookie_and_the_store() {
+    // "Never expire" as u64::MAX seconds, from the configuration or from a
+    // handler: the cookie and the store TTL end at MAX_EXPIRES (a TTL every
+    // store can hold), and a session at the cap is never refreshed.
+    use edge_session::adapter::MAX_EXPIRES;
+    let forever = [
+        (config().with_expiry(Expiry::OnInactivity(u64::MAX)), None),
+        (config().with_expiry(Expiry::Absolute(u64::MAX)), None),
+        (
+            config().with_expiry(Expiry::IdleAndAbsolute {
+                idle: u64::MAX,
+                absolute: u64::MAX,
+            }),
+            None,
+        ),
+        (config(), Some(SessionExpiry::Persistent(u64::MAX))),
+    ];
+    for (config, own) in forever {
+        let (store, clock) = memory();
+        let created = request(&config, &store, None, T0, |lc, s| {
+            write_data(lc, s);
+            if let Some(own) = own {
+                block_on_ready(lc.load(s)).unwrap().set_expiry(own);
+            }
+        });
+        let cookie = created.set_cookie.unwrap();
+        let v = verified(&config, &cookie, T0);
+        assert_eq!(v.expires, MAX_EXPIRES, "{cookie}");
+        assert!(v.deadline.is_none_or(|d| d == MAX_EXPIRES), "{cookie}");
+        assert_eq!(max_age(&cookie), Some(MAX_EXPIRES - T0), "{cookie}");
+        assert!(
+            cookie.contains("Expires=Fri, 31 Dec 9999 23:59:59 GMT"),
+            "{cookie}"
+        );
+        assert_eq!(store.inner().ttl(&v.id), Some(MAX_EXPIRES - T0));
+
+        // Years later, a read needs no refresh: nothing moves past the cap.
+        let later = T0 + 10 * 365 * DAY;
+        clock.store(later, Ordering::SeqCst);
+        store.reset();
+        let read = request(&config, &store, Some(pair(&cookie)), later, |lc, s| {
+            assert_eq!(read_data(lc, s).as_deref(), Some("session_data"));
+        });
+        assert_eq!((read.action, read.set_cookie), (Action::None, None));
+        assert_eq!(store.calls(), calls(1, 0, 0, 0, 0, 0));
+
+        // A change is re-issued at the same cap, with the TTL to it.
+        let changed = request(&config, &store, Some(pair(&cookie)), later, write_more);
+        let again = changed.set_cookie.unwrap();
+        assert_eq!(verified(&config, &again, later).expires, MAX_EXPIRES);
+        assert_eq!(store.inner().ttl(&v.id), Some(MAX_EXPIRES - later));
+    }
+}
+
+fn write_more<S: SessionStore>(lc: &mut Lifecycle, store: &S) {
+    block_on_ready(lc.load(store))
+        .unwrap()
+        .insert("more", 1)
+        .unwrap();
+}
