@@ -3,13 +3,14 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use edge_session::adapter::{ErrorResponse, LogLevel, Outcome, SessionManager};
+use edge_session::adapter::{ErrorResponse, LogLevel, Outcome, Pending, SessionManager};
 use edge_session::{Error, SessionConfig, SessionStore};
 use http::header::{CACHE_CONTROL, COOKIE, HeaderName, SET_COOKIE};
 use http::{HeaderValue, Request, Response, StatusCode};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -139,7 +140,7 @@ where
 {
     type Response = Response<ResB>;
     type Error = I::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<ResB>, I::Error>> + Send>>;
+    type Future = ResponseFuture<I::Future, S, ResB>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -154,11 +155,95 @@ where
             .manager
             .begin(cookies.iter().map(HeaderValue::as_bytes), now());
         req.extensions_mut().insert(Session(pending.session()));
-        Box::pin(async move {
-            let response = inner.call(req).await?;
-            let outcome = pending.finish(now()).await;
-            Ok(respond(outcome, response))
-        })
+        ResponseFuture {
+            state: State::Handler {
+                handler: inner.call(req),
+                pending: Some(pending),
+            },
+        }
+    }
+}
+
+/// The commit of a request that must call the store.
+type Committing = Pin<Box<dyn Future<Output = Outcome> + Send>>;
+
+pin_project! {
+    /// The response future of [`SessionService`]: the handler's future, then
+    /// the session's commit. Most requests (reads) commit without awaiting
+    /// and allocate nothing here; a commit that calls the store is boxed.
+    pub struct ResponseFuture<F, S, B> {
+        #[pin]
+        state: State<F, S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, S, B> {
+        Handler {
+            #[pin]
+            handler: F,
+            pending: Option<Pending<S>>,
+        },
+        Committing {
+            commit: Committing,
+            response: Option<Response<B>>,
+        },
+        Done,
+    }
+}
+
+impl<F, S, B> fmt::Debug for ResponseFuture<F, S, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, E, S, B> Future for ResponseFuture<F, S, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    S: SessionStore + Send + Sync + 'static,
+    B: From<&'static str>,
+{
+    type Output = Result<Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Handler { handler, pending } => {
+                    let result = ready!(handler.poll(cx));
+                    let pending = pending.take();
+                    let response = match (result, pending) {
+                        (Ok(response), Some(pending)) => match pending.finish_now(now()) {
+                            Ok(outcome) => Ok(respond(outcome, response)),
+                            Err(pending) => {
+                                let commit: Committing = pending.finish(now());
+                                state.set(State::Committing {
+                                    commit,
+                                    response: Some(response),
+                                });
+                                continue;
+                            }
+                        },
+                        // The handler failed: nothing to commit.
+                        (result, _) => result,
+                    };
+                    state.set(State::Done);
+                    return Poll::Ready(response);
+                }
+                StateProj::Committing { commit, response } => {
+                    let outcome = ready!(commit.as_mut().poll(cx));
+                    let response = response.take().map(|r| respond(outcome, r));
+                    state.set(State::Done);
+                    if let Some(response) = response {
+                        return Poll::Ready(Ok(response));
+                    }
+                    panic!("ResponseFuture: the response was taken twice");
+                }
+                StateProj::Done => panic!("ResponseFuture polled after it completed"),
+            }
+        }
     }
 }
 

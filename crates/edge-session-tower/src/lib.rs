@@ -62,6 +62,6 @@ pub mod redis_store;
 
 pub use edge_session;
 pub use handle::{Session, SessionError};
-pub use layer::{SessionLayer, SessionService, error_response};
+pub use layer::{ResponseFuture, SessionLayer, SessionService, error_response};
 #[cfg(feature = "redis")]
 pub use redis_store::RedisStore;

@@ -159,7 +159,11 @@ impl<S: SessionStore + 'static> Sessions<S> {
                 });
             }
         };
-        let outcome = pending.finish(now()).await;
+        // Most requests (reads) settle at once; the others await the commit.
+        let outcome = match pending.finish_now(now()) {
+            Ok(outcome) => outcome,
+            Err(pending) => pending.finish(now()).await,
+        };
         log(&outcome);
         match outcome {
             Outcome::Error(error) => error_response(&error),

@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::SessionConfig;
-use crate::engine::{Action, Lifecycle};
+use crate::engine::{Action, Commit, Lifecycle};
 use crate::error::{Error, Result};
 use crate::session::SessionData;
 use crate::store::{MaybeSend, MaybeSync, Record, SessionStore};
@@ -453,16 +453,66 @@ impl<S: SessionStore> Pending<S> {
     /// one store write; none for a request without a valid cookie whose
     /// handler never touched the session. Every later call on the handler's
     /// [`Session`] fails with [`Error::Finished`].
-    pub async fn finish(self, now: u64) -> Outcome {
-        let lifecycle = {
-            let _turn = self.session.shared.gate.acquire().await;
-            self.session.slot().take()
+    ///
+    /// The future is boxed (one allocation): the store's futures make the
+    /// commit large (1.7 KB with Redis), and an adapter's own per-request
+    /// future stays small. Try [`Pending::finish_now`] first: most requests
+    /// (reads) need no future at all.
+    pub fn finish(self, now: u64) -> BoxFuture<'static, Outcome>
+    where
+        S: 'static,
+    {
+        Box::pin(async move {
+            let lifecycle = {
+                let _turn = self.session.shared.gate.acquire().await;
+                self.session.slot().take()
+            };
+            match self.settle(lifecycle, now) {
+                Settled::Done(outcome) => outcome,
+                Settled::Commit(lifecycle) => {
+                    let inner = &self.manager.inner;
+                    let commit = lifecycle.commit(&inner.config, &*inner.store, now).await;
+                    outcome_of(&inner.config, commit)
+                }
+            }
+        })
+    }
+
+    /// [`Pending::finish`] without awaiting, for the requests that need
+    /// nothing awaited (most reads): the same outcome, when no store call
+    /// is due and no future of the handler still holds the session. Gives
+    /// the request back otherwise, for [`Pending::finish`]. An adapter
+    /// tries this first and so needs no future of its own for most
+    /// requests.
+    ///
+    /// # Errors
+    /// The request itself, untouched, when the commit must call the store
+    /// or a handler future is still using the session.
+    pub fn finish_now(self, now: u64) -> core::result::Result<Outcome, Self> {
+        let Some(turn) = self.session.shared.gate.try_acquire() else {
+            return Err(self);
         };
+        let lifecycle = self.session.slot().take();
+        match self.settle(lifecycle, now) {
+            Settled::Done(outcome) => Ok(outcome),
+            Settled::Commit(lifecycle) => {
+                // Back as it was, before anyone else can take a turn.
+                *self.session.slot() = Some(lifecycle);
+                drop(turn);
+                Err(self)
+            }
+        }
+    }
+
+    /// The outcome of a request whose lifecycle was taken, if no store call
+    /// is needed for it; else the lifecycle back, for the commit (nothing
+    /// else was consumed then).
+    fn settle(&self, lifecycle: Option<Lifecycle>, now: u64) -> Settled {
         let inner = &self.manager.inner;
         if !inner.load_error_passthrough
             && let Some(error) = self.session.shared.load_error().take()
         {
-            return Outcome::Error(ErrorResponse::new(error));
+            return Settled::Done(Outcome::Error(ErrorResponse::new(error)));
         }
         let untouched = Outcome::Respond {
             set_cookie: None,
@@ -472,29 +522,37 @@ impl<S: SessionStore> Pending<S> {
             cache_control: None,
         };
         let Some(lifecycle) = lifecycle else {
-            return untouched;
+            return Settled::Done(untouched);
         };
         if !lifecycle.has_valid_cookie() && !lifecycle.is_loaded() {
-            return untouched;
+            return Settled::Done(untouched);
         }
-        let commit = match lifecycle.commit_without_store(&inner.config, now) {
-            Some(commit) => Ok(commit),
-            // Boxed: the store's futures make the commit's large (1.7 KB
-            // with Redis), and most requests (reads) need no store call, so
-            // the adapter's per-request future stays small.
-            None => Box::pin(lifecycle.commit(&inner.config, &*inner.store, now)).await,
-        };
-        match commit {
-            Ok(commit) => Outcome::Respond {
-                cache_control: (commit.set_cookie.is_some() && inner.config.no_store)
-                    .then_some("no-store"),
-                set_cookie: commit.set_cookie,
-                action: commit.action,
-                corrupt_record: commit.corrupt_record,
-                refresh_error: commit.refresh_error,
-            },
-            Err(e) => Outcome::Error(ErrorResponse::new(e)),
+        match lifecycle.commit_without_store(&inner.config, now) {
+            Some(commit) => Settled::Done(outcome_of(&inner.config, Ok(commit))),
+            None => Settled::Commit(lifecycle),
         }
+    }
+}
+
+/// What [`Pending::settle`] decided.
+enum Settled {
+    /// The request's outcome, with no store call.
+    Done(Outcome),
+    /// The commit must call the store: the lifecycle to commit.
+    Commit(Lifecycle),
+}
+
+/// The outcome of a commit.
+fn outcome_of(config: &SessionConfig, commit: Result<Commit>) -> Outcome {
+    match commit {
+        Ok(commit) => Outcome::Respond {
+            cache_control: (commit.set_cookie.is_some() && config.no_store).then_some("no-store"),
+            set_cookie: commit.set_cookie,
+            action: commit.action,
+            corrupt_record: commit.corrupt_record,
+            refresh_error: commit.refresh_error,
+        },
+        Err(e) => Outcome::Error(ErrorResponse::new(e)),
     }
 }
 
@@ -713,6 +771,15 @@ impl Gate {
 
     fn acquire(&self) -> Acquire<'_> {
         Acquire { gate: self }
+    }
+
+    /// A turn now, if no one holds one.
+    fn try_acquire(&self) -> Option<Turn<'_>> {
+        let mut state = self.lock();
+        (!state.held).then(|| {
+            state.held = true;
+            Turn { gate: self }
+        })
     }
 }
 

@@ -162,22 +162,45 @@ fn finish_ends_every_request_shape_as_the_lifecycle_commit_does() {
             .then_some(cookie.as_bytes())
             .into_iter()
             .collect();
-        // Through the handle, as the adapters run it.
-        store.reset();
-        let pending = manager.begin(headers.clone(), now);
-        let session = pending.session();
-        match handler {
-            "read" => drop(block_on_ready(session.get::<String>("data")).unwrap()),
-            "same value" => {
-                block_on_ready(session.insert("data", "session_data")).unwrap();
+        // Through the handle, as the adapters run it: `finish`, and
+        // `finish_now` (then `finish` if it gives the request back).
+        let mut through_handle = Vec::new();
+        for now_first in [false, true] {
+            store.reset();
+            let pending = manager.begin(headers.clone(), now);
+            let session = pending.session();
+            match handler {
+                "read" => drop(block_on_ready(session.get::<String>("data")).unwrap()),
+                "same value" => {
+                    block_on_ready(session.insert("data", "session_data")).unwrap();
+                }
+                "changed" => drop(block_on_ready(session.increment("n", 1)).unwrap()),
+                _ => {}
             }
-            "changed" => drop(block_on_ready(session.increment("n", 1)).unwrap()),
-            _ => {}
+            let outcome = if now_first {
+                match pending.finish_now(now) {
+                    Ok(outcome) => {
+                        assert_eq!(action, Action::None, "{handler}: settled without the store");
+                        outcome
+                    }
+                    Err(pending) => {
+                        assert_ne!(action, Action::None, "{handler}: needs no store call");
+                        block_on_ready(pending.finish(now))
+                    }
+                }
+            } else {
+                block_on_ready(pending.finish(now))
+            };
+            let Outcome::Respond { action: got, .. } = outcome else {
+                panic!("{handler}: an error outcome");
+            };
+            // The session is finished either way.
+            assert!(matches!(
+                block_on_ready(session.get::<String>("data")),
+                Err(Error::Finished)
+            ));
+            through_handle.push((got, store.calls()));
         }
-        let Outcome::Respond { action: got, .. } = block_on_ready(pending.finish(now)) else {
-            panic!("{handler}: an error outcome");
-        };
-        let through_handle = (got, store.calls());
         // The lifecycle alone.
         store.reset();
         let mut lc = Lifecycle::start_for::<MemoryStore>(&config, headers, now);
@@ -190,7 +213,49 @@ fn finish_ends_every_request_shape_as_the_lifecycle_commit_does() {
         let commit = block_on_ready(lc.commit(&config, &*store, now)).unwrap();
         let direct = (commit.action, store.calls());
         let shape = format!("{handler}, cookie {with_cookie}, +{}s", now - T0);
-        assert_eq!(through_handle, (action, expected), "{shape}: the handle");
+        assert_eq!(through_handle[0], (action, expected), "{shape}: finish");
+        assert_eq!(through_handle[1], (action, expected), "{shape}: finish_now");
         assert_eq!(direct, (action, expected), "{shape}: the lifecycle");
     }
+}
+
+#[test]
+fn finish_now_waits_for_a_handler_future_still_using_the_session() {
+    // A handler that spawned a read still in flight when it answered: the
+    // session cannot be settled now; `finish` waits for the read's turn.
+    let memory = MemoryStore::with_clock(|| T0);
+    let config = config();
+    let set = request(&config, &memory, None, T0, write_data).set_cookie;
+    let cookie = pair(&set.unwrap()).to_string();
+    let store = Arc::new(RequiredOnly {
+        inner: memory,
+        yield_on_load: true,
+    });
+    let manager = SessionManager::new(store, config).unwrap();
+    let pending = manager.begin([cookie.as_bytes()], T0 + 1);
+    let session = pending.session();
+    let mut read = Box::pin(session.get::<String>("data"));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(
+        read.as_mut().poll(&mut cx).is_pending(),
+        "the read holds the turn"
+    );
+    let Err(pending) = pending.finish_now(T0 + 1) else {
+        panic!("settled while a read held the session");
+    };
+    // The read was not disturbed: it finishes with the data, then the
+    // request finishes (nothing changed, so no store call and no cookie).
+    let (got, outcome) = join2(read, pending.finish(T0 + 1));
+    assert_eq!(got.unwrap().as_deref(), Some("session_data"));
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Respond {
+                action: Action::None,
+                set_cookie: None,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
 }
