@@ -1,6 +1,6 @@
 //! Session ids.
 
-use alloc::string::String;
+use alloc::boxed::Box;
 use core::fmt;
 
 use base64::Engine as _;
@@ -29,8 +29,19 @@ pub type RandomSource = fn(&mut [u8]) -> Result<()>;
 ///
 /// `Debug` does not print the id (ids must not reach logs); use
 /// [`SessionId::as_str`] deliberately.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(String);
+///
+/// A generated id is held inline (no allocation: every request with a
+/// session cookie makes one); other ids on the heap.
+#[derive(Clone)]
+pub struct SessionId(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// [`GENERATED_LEN`] base64url characters: every id the core makes.
+    Generated([u8; GENERATED_LEN]),
+    /// Any other valid id (the cookie store's, an app's own).
+    Other(Box<str>),
+}
 
 impl SessionId {
     /// Generates a new id from `rng`.
@@ -40,13 +51,18 @@ impl SessionId {
     pub fn generate(rng: RandomSource) -> Result<Self> {
         let mut bytes = [0u8; ID_BYTES];
         rng(&mut bytes)?;
-        Ok(SessionId(URL_SAFE_NO_PAD.encode(bytes)))
+        let mut text = [0u8; GENERATED_LEN];
+        match URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
+            Ok(GENERATED_LEN) => Ok(SessionId(Repr::Generated(text))),
+            // 16 bytes are always 22 characters; never taken.
+            _ => Err(Error::Random),
+        }
     }
 
     /// True if the id has the shape of a generated one: 22 base64url
     /// characters (128 bits). Server-side stores see no other.
     pub fn is_generated(&self) -> bool {
-        self.0.len() == GENERATED_LEN
+        matches!(self.0, Repr::Generated(_))
     }
 
     /// Checks and wraps an id read from a cookie, a store or a test.
@@ -58,19 +74,66 @@ impl SessionId {
     /// assert!(SessionId::parse("").is_none());
     /// ```
     pub fn parse(s: &str) -> Option<Self> {
-        is_valid_id(s.as_bytes()).then(|| SessionId(String::from(s)))
+        is_valid_id(s.as_bytes()).then(|| Self::from_valid(s))
     }
 
     /// Wraps bytes already checked by `is_valid_id` (ASCII, so UTF-8).
     pub(crate) fn from_checked(s: &[u8]) -> Option<Self> {
-        core::str::from_utf8(s)
-            .ok()
-            .map(|s| SessionId(String::from(s)))
+        core::str::from_utf8(s).ok().map(Self::from_valid)
+    }
+
+    /// Wraps a valid id, inline if it has the generated shape.
+    fn from_valid(s: &str) -> Self {
+        match <[u8; GENERATED_LEN]>::try_from(s.as_bytes()) {
+            Ok(text) => SessionId(Repr::Generated(text)),
+            Err(_) => SessionId(Repr::Other(s.into())),
+        }
     }
 
     /// The id as text (the storage key suffix and the cookie's id field).
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            // Base64url characters only (checked when made), so always
+            // UTF-8: the empty fallback is never taken.
+            Repr::Generated(text) => core::str::from_utf8(text).unwrap_or_default(),
+            Repr::Other(text) => text,
+        }
+    }
+
+    /// The id's bytes (its text, without the UTF-8 check).
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Generated(text) => text,
+            Repr::Other(text) => text.as_bytes(),
+        }
+    }
+}
+
+// Equality, order and hash are the text's (an id of the generated shape is
+// always held inline, so equal texts have equal representations too).
+impl PartialEq for SessionId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for SessionId {}
+
+impl PartialOrd for SessionId {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SessionId {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl core::hash::Hash for SessionId {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
     }
 }
 
@@ -83,7 +146,7 @@ pub(crate) fn is_valid_id(s: &[u8]) -> bool {
 
 impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SessionId(<{} chars>)", self.0.len())
+        write!(f, "SessionId(<{} chars>)", self.as_bytes().len())
     }
 }
 

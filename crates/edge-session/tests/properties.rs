@@ -120,6 +120,22 @@ proptest! {
     }
 
     #[test]
+    fn ids_compare_hash_and_print_as_their_text(
+        // Lengths around the generated one (22), which is held inline.
+        a in "[A-Za-z0-9_-]{20,24}", b in "[A-Za-z0-9_-]{20,24}",
+    ) {
+        use std::hash::BuildHasher;
+        let (x, y) = (SessionId::parse(&a).unwrap(), SessionId::parse(&b).unwrap());
+        prop_assert_eq!(x.as_str(), a.as_str());
+        prop_assert_eq!(x.is_generated(), a.len() == 22);
+        prop_assert_eq!(x == y, a == b);
+        prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+        let hasher = std::collections::hash_map::RandomState::new();
+        prop_assert_eq!(x == y, hasher.hash_one(&x) == hasher.hash_one(&y));
+        prop_assert_eq!(x.clone(), x);
+    }
+
+    #[test]
     fn cookie_header_parse_matches_a_plain_split(
         // Any bytes (not UTF-8, >= 0x80), weighted to the separators and to
         // `:` (`;` ^ 1, the byte a word-wide search is most likely to
