@@ -118,7 +118,7 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     hardening::a_response_with_the_session_cookie_is_not_stored_by_caches \
     hardening::the_memory_store_is_bounded_and_evicts_the_soonest_to_expire hardening::debug_output_never_holds_secrets_or_ids \
     stores::trait_defaults_pass_the_contract_step_by_step handle::finish_ends_every_request_shape_as_the_lifecycle_commit_does \
-    handle::finish_now_waits_for_a_handler_future_still_using_the_session \
+    handle::finish_now_gives_back_a_request_whose_session_a_handler_future_holds \
     expiry::remember_me_makes_one_session_persistent_while_others_stay_browser_session \
     expiry::idle_and_absolute_timeouts_together layer_refuses_attribute_injection_through_its_config \
     a_logout_on_a_is_never_served_by_b_1000_times a_write_on_a_is_seen_on_b_after_the_bound \

@@ -560,9 +560,10 @@ async fn an_expired_session_is_not_served_from_the_cache() {
     assert!(start.elapsed() < TTL, "the hit came after the TTL");
     // Redis keeps a key until the whole millisecond after its expiry has
     // passed (`now > when`, in wall-clock ms): a load at exactly `start +
-    // TTL` may still find it in Redis (this test failed once so). 10 ms is
-    // far below Redis's active expiry (every 100 ms), whose invalidation
-    // would hide a cache that ignored the TTL.
+    // TTL` may still find it in Redis (this test failed once so). With the
+    // 10 ms slack, a cache that ignored the TTL still fails here unless
+    // Redis's active expiry (every 100 ms) happened to invalidate the key
+    // in those ~12 ms: about one run in eight passes by luck.
     const REDIS_EXPIRY_SLACK: Duration = Duration::from_millis(10);
     tokio::time::sleep(TTL.saturating_sub(start.elapsed()) + REDIS_EXPIRY_SLACK).await;
     assert_eq!(store.load(&id).await.unwrap(), None);

@@ -215,17 +215,20 @@ where
                     let result = ready!(handler.poll(cx));
                     let pending = pending.take();
                     let response = match (result, pending) {
-                        (Ok(response), Some(pending)) => match pending.finish_now(now()) {
-                            Ok(outcome) => Ok(respond(outcome, response)),
-                            Err(pending) => {
-                                let commit: Committing = pending.finish(now());
-                                state.set(State::Committing {
-                                    commit,
-                                    response: Some(response),
-                                });
-                                continue;
+                        (Ok(response), Some(pending)) => {
+                            let now = now();
+                            match pending.finish_now(now) {
+                                Ok(outcome) => Ok(respond(outcome, response)),
+                                Err(pending) => {
+                                    let commit: Committing = pending.finish(now);
+                                    state.set(State::Committing {
+                                        commit,
+                                        response: Some(response),
+                                    });
+                                    continue;
+                                }
                             }
-                        },
+                        }
                         // The handler failed: nothing to commit.
                         (result, _) => result,
                     };

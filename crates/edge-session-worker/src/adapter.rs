@@ -160,9 +160,10 @@ impl<S: SessionStore + 'static> Sessions<S> {
             }
         };
         // Most requests (reads) settle at once; the others await the commit.
-        let outcome = match pending.finish_now(now()) {
+        let now = now();
+        let outcome = match pending.finish_now(now) {
             Ok(outcome) => outcome,
-            Err(pending) => pending.finish(now()).await,
+            Err(pending) => pending.finish(now).await,
         };
         log(&outcome);
         match outcome {

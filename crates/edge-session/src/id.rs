@@ -133,7 +133,8 @@ impl Ord for SessionId {
 
 impl core::hash::Hash for SessionId {
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        self.as_bytes().hash(state);
+        // Exactly the text's hash, as the `String` it once was.
+        self.as_str().hash(state);
     }
 }
 

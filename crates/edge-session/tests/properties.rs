@@ -121,17 +121,29 @@ proptest! {
 
     #[test]
     fn ids_compare_hash_and_print_as_their_text(
-        // Lengths around the generated one (22), which is held inline.
-        a in "[A-Za-z0-9_-]{20,24}", b in "[A-Za-z0-9_-]{20,24}",
+        // Lengths around the generated one (22), which is held inline; the
+        // second id is another, the same, or the first cut or extended.
+        a in "[A-Za-z0-9_-]{20,24}",
+        other in "[A-Za-z0-9_-]{20,24}",
+        how in 0..4usize,
+        cut in 1..20usize,
     ) {
         use std::hash::BuildHasher;
+        let b = match how {
+            0 => other,
+            1 => a.clone(),
+            2 => a[..cut].to_string(),
+            _ => format!("{a}{}", &other[..cut.min(other.len())]),
+        };
         let (x, y) = (SessionId::parse(&a).unwrap(), SessionId::parse(&b).unwrap());
         prop_assert_eq!(x.as_str(), a.as_str());
         prop_assert_eq!(x.is_generated(), a.len() == 22);
         prop_assert_eq!(x == y, a == b);
         prop_assert_eq!(x.cmp(&y), a.cmp(&b));
+        // The text's hash, whichever way the id is held.
         let hasher = std::collections::hash_map::RandomState::new();
-        prop_assert_eq!(x == y, hasher.hash_one(&x) == hasher.hash_one(&y));
+        prop_assert_eq!(hasher.hash_one(&x), hasher.hash_one(a.as_str()));
+        prop_assert_eq!(hasher.hash_one(&y), hasher.hash_one(b.as_str()));
         prop_assert_eq!(x.clone(), x);
     }
 

@@ -220,7 +220,7 @@ fn finish_ends_every_request_shape_as_the_lifecycle_commit_does() {
 }
 
 #[test]
-fn finish_now_waits_for_a_handler_future_still_using_the_session() {
+fn finish_now_gives_back_a_request_whose_session_a_handler_future_holds() {
     // A handler that spawned a read still in flight when it answered: the
     // session cannot be settled now; `finish` waits for the read's turn.
     let memory = MemoryStore::with_clock(|| T0);
@@ -243,9 +243,10 @@ fn finish_now_waits_for_a_handler_future_still_using_the_session() {
     let Err(pending) = pending.finish_now(T0 + 1) else {
         panic!("settled while a read held the session");
     };
-    // The read was not disturbed: it finishes with the data, then the
-    // request finishes (nothing changed, so no store call and no cookie).
-    let (got, outcome) = join2(read, pending.finish(T0 + 1));
+    // The read was not disturbed: `finish`, polled first, waits at the
+    // gate; the read finishes with the data, then the request finishes
+    // (nothing changed, so no store call and no cookie).
+    let (outcome, got) = join2(pending.finish(T0 + 1), read);
     assert_eq!(got.unwrap().as_deref(), Some("session_data"));
     assert!(
         matches!(
