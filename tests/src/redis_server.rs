@@ -144,6 +144,7 @@ impl RedisServer {
         let calls = self.command_calls().await;
         [
             "set", "setex", "del", "expire", "eval", "evalsha", "getex", "unlink", "pexpire",
+            "restore",
         ]
         .iter()
         .map(|c| calls.get(*c).copied().unwrap_or(0))

@@ -413,3 +413,118 @@ async fn the_longest_lifetimes_are_capped_not_refused() {
         );
     }
 }
+
+/// A new session is one `RESTORE` of the record's `DUMP` payload (no
+/// script): Redis reads back exactly the hash the create script writes,
+/// for every shape of record (long texts in each of the RDB length sizes,
+/// more fields than a listpack holds, any characters), with its TTL, and
+/// never over an existing key.
+#[tokio::test]
+async fn new_sessions_are_created_by_restore_and_read_back_whole() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let many: serde_json::Map<String, serde_json::Value> =
+        (0..300).map(|i| (format!("k{i}"), json!(i))).collect();
+    let records = [
+        record(json!({"data": "session_data"})),
+        record(json!({"": "", "ünï 🍪": "🍪\u{0}\n\"\\", "n": 18_446_744_073_709_551_615u64})),
+        record(json!({"a": "x".repeat(63), "b": "y".repeat(64), "c": "z".repeat(16_383)})),
+        record(json!({"big": "w".repeat(70_000), "nested": {"l": [1, 2.5, null, true]}})),
+        record(serde_json::Value::Object(many)),
+    ];
+    let before = redis.command_calls().await;
+    for (i, rec) in records.iter().enumerate() {
+        let id = SessionId::parse(&format!("restore{i:0>15}")).unwrap();
+        assert_eq!(
+            store.create(id.clone(), rec, 300).await.unwrap(),
+            Some(id.clone())
+        );
+        assert_eq!(store.load(&id).await.unwrap().as_ref(), Some(rec), "{i}");
+        let (fields, ttl) = redis.record(&store.key(&id)).await;
+        let mut want: Vec<(String, String)> = rec
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap()))
+            .collect();
+        want.sort();
+        assert_eq!(fields.unwrap(), want, "{i}: the hash the script writes");
+        assert!((295..=300).contains(&ttl), "{i}: TTL {ttl}");
+        // Never over an existing key.
+        let other = record(json!({"other": 1}));
+        assert_eq!(store.create(id.clone(), &other, 300).await.unwrap(), None);
+        assert_eq!(store.load(&id).await.unwrap().as_ref(), Some(rec), "{i}");
+    }
+    let after = redis.command_calls().await;
+    let calls =
+        |m: &std::collections::HashMap<String, u64>, c: &str| m.get(c).copied().unwrap_or(0);
+    assert_eq!(
+        calls(&after, "restore") - calls(&before, "restore"),
+        2 * records.len() as u64
+    );
+    assert_eq!(calls(&after, "evalsha"), calls(&before, "evalsha"));
+    assert_eq!(calls(&after, "eval"), calls(&before, "eval"));
+}
+
+/// Redis refuses `RESTORE` (here an ACL without it, as `-@dangerous`
+/// users have): the store creates with its script instead, from the first
+/// refusal on, without asking again.
+#[tokio::test]
+async fn create_falls_back_to_its_script_when_restore_is_refused() {
+    let redis = RedisServer::start();
+    let mut conn = redis.conn().await;
+    let () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "norestore",
+            "on",
+            ">secret-pw",
+            "~*",
+            "&*",
+            "+@all",
+            "-restore",
+        ])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let url = format!("redis://norestore:secret-pw@127.0.0.1:{}/", redis.port());
+    let store = RedisStore::connect(&url).await.unwrap();
+    let rejected = |info: &str| -> u64 {
+        info.lines()
+            .find_map(|l| l.strip_prefix("cmdstat_restore:"))
+            .and_then(|s| {
+                s.split(',')
+                    .find_map(|kv| kv.strip_prefix("rejected_calls="))
+            })
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    for i in 0..5 {
+        let id = SessionId::parse(&format!("norestore{i:0>13}")).unwrap();
+        let rec = record(json!({"i": i}));
+        assert_eq!(
+            store.create(id.clone(), &rec, 60).await.unwrap(),
+            Some(id.clone())
+        );
+        assert_eq!(
+            store
+                .create(id.clone(), &record(json!({"x": 0})), 60)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.load(&id).await.unwrap(), Some(rec));
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rejected(&info), 1, "asked once, then never again: {info}");
+    assert!(
+        redis
+            .command_calls()
+            .await
+            .get("evalsha")
+            .copied()
+            .unwrap_or(0)
+            >= 10
+    );
+}

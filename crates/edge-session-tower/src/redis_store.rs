@@ -4,6 +4,7 @@
 use std::fmt;
 use std::io::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use edge_session::redis_wire;
@@ -32,6 +33,10 @@ struct Scripts {
     update: Lua,
     cycle: Lua,
     take: Lua,
+    /// Whether `create` writes with `RESTORE`; cleared for good the first
+    /// time Redis refuses the command (an ACL without it, a server that
+    /// does not take the payload), after which `create` runs its script.
+    restore: AtomicBool,
 }
 
 /// A script's text and SHA-1: each write is one `EVALSHA`, built straight
@@ -243,6 +248,7 @@ impl<C> RedisStore<C> {
                 update: Lua::new(redis_wire::UPDATE),
                 cycle: Lua::new(redis_wire::CYCLE),
                 take: Lua::new(redis_wire::TAKE),
+                restore: AtomicBool::new(true),
             }),
             cache: None,
         }
@@ -317,6 +323,48 @@ where
             reply => reply.map_err(store_error),
         }
     }
+
+    /// Creates `key` with one `RESTORE` of the record's `DUMP` payload
+    /// ([`redis_wire::dump_payload`]): `Some(true)` once written,
+    /// `Some(false)` if the key exists (`BUSYKEY`), `None` when the create
+    /// script has to do it (an empty record, or a Redis that refuses
+    /// `RESTORE`: then never tried again).
+    async fn restore(&self, key: &str, record: &Record, ttl: u64) -> Result<Option<bool>, Error> {
+        if !self.scripts.restore.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let Some(payload) = redis_wire::dump_payload(record)? else {
+            return Ok(None);
+        };
+        let mut conn = self.conn.clone();
+        let reply: Result<(), _> = redis::cmd("RESTORE")
+            .arg(key)
+            .arg(ttl.max(1).saturating_mul(1000))
+            .arg(payload)
+            .query_async(&mut conn)
+            .await;
+        match reply {
+            Ok(()) => Ok(Some(true)),
+            Err(e) if e.code() == Some("BUSYKEY") => Ok(Some(false)),
+            // Refused, not failed: no permission (`RESTORE` is in the ACL
+            // category @dangerous), an unknown command, a payload this
+            // server does not take.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::Server(ServerErrorKind::NoPerm | ServerErrorKind::ResponseError)
+                ) =>
+            {
+                if self.scripts.restore.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "edge-session: Redis refused RESTORE ({e}); new sessions are created by script from now on"
+                    );
+                }
+                Ok(None)
+            }
+            Err(e) => Err(store_error(e)),
+        }
+    }
 }
 
 impl<C> SessionStore for RedisStore<C>
@@ -346,11 +394,19 @@ where
         record: &Record,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        let args = redis_wire::create_args(record, ttl)?;
         let key = self.key(&id);
-        let created = self.run::<i64>(&self.scripts.create, &[&key], &args).await;
+        let created = match self.restore(&key, record, ttl).await {
+            Ok(Some(created)) => Ok(created),
+            Ok(None) => {
+                let args = redis_wire::create_args(record, ttl)?;
+                self.run::<i64>(&self.scripts.create, &[&key], &args)
+                    .await
+                    .map(|n| n == 1)
+            }
+            Err(e) => Err(e),
+        };
         self.written(&key, false).await;
-        Ok((created? == 1).then_some(id))
+        Ok(created?.then_some(id))
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {

@@ -61,3 +61,40 @@ fn counting_store_passes_conformance_and_counts() {
         "{c:?}"
     );
 }
+
+#[test]
+fn dump_payload_checksum_is_redis_crc64() {
+    use edge_session::Record;
+    use edge_session::redis_wire::{DUMP_RDB_VERSION, crc64_jones, dump_payload};
+    use serde_json::json;
+    // The check value of CRC-64/Jones as Redis computes it (its crc64.c
+    // self-test), and of nothing.
+    assert_eq!(crc64_jones(b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    assert_eq!(crc64_jones(b""), 0);
+
+    assert_eq!(dump_payload(&Record::new()).unwrap(), None);
+    let mut record = Record::new();
+    record.insert("a".into(), json!("x"));
+    record.insert("k".repeat(70), json!(1));
+    record.insert("b".into(), json!("y".repeat(20_000)));
+    let payload = dump_payload(&record).unwrap().unwrap();
+    let (body, tail) = payload.split_at(payload.len() - 10);
+    assert_eq!(tail[..2], DUMP_RDB_VERSION.to_le_bytes());
+    let mut signed = body.to_vec();
+    signed.extend_from_slice(&tail[..2]);
+    assert_eq!(tail[2..], crc64_jones(&signed).to_le_bytes());
+    // Type 4 (a hash of strings), 3 fields; each string behind its length
+    // in 6, 14 or 32 bits.
+    let mut expected = vec![4u8, 3];
+    expected.extend_from_slice(b"\x01a\x03\"x\"");
+    expected.extend_from_slice(b"\x01b\x80\x00\x00\x4e\x22\"");
+    expected.extend_from_slice("y".repeat(20_000).as_bytes());
+    expected.push(b'"');
+    expected.extend_from_slice(&[0x40, 70]);
+    expected.extend_from_slice("k".repeat(70).as_bytes());
+    expected.extend_from_slice(b"\x011");
+    assert!(
+        body == &expected[..],
+        "the payload differs from the RDB layout"
+    );
+}
