@@ -2,7 +2,10 @@
 //! fewest Redis commands a session request could need and nothing else (no
 //! cookies, no signing, no parsing of what Redis returns):
 //! `GET /view_session` -> one `GET` of the session's JSON,
-//! `GET /setup_session` -> one `SET ... EX`,
+//! `GET /new_session` -> one `SET ... EX` of a key never written before
+//! (what any new session costs Redis: a new key, with its TTL),
+//! `GET /setup_session` -> one `SET ... EX` of one fixed key (an overwrite:
+//! the new-session baseline before 2026-11-28, kept to compare),
 //! `GET /incr` -> one `GET` then one `SET ... EX` (a read-modify-write with
 //! no atomicity: what a session write costs at the least),
 //! `GET /static` -> the same JSON answer with no Redis at all (the HTTP
@@ -12,6 +15,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -25,6 +29,9 @@ use tokio::net::TcpListener;
 const KEY: &str = "session:bare-benchmark-baseline";
 const COUNTER_KEY: &str = "session:bare-benchmark-counter";
 const VALUE: &str = r#"{"data":"session_data"}"#;
+/// The number in the next new key (`session:bare-new-<n>`), starting from
+/// the clock so a restarted server writes new keys too.
+static NEXT_KEY: AtomicU64 = AtomicU64::new(0);
 
 #[tokio::main]
 async fn main() {
@@ -37,6 +44,11 @@ async fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    NEXT_KEY.store(u64::try_from(start).unwrap_or(0), Ordering::Relaxed);
     let client = redis::Client::open(redis_url.expect("--redis URL")).unwrap();
     let mut conn = ConnectionManager::new(client).await.unwrap();
     let () = redis::cmd("SET")
@@ -93,6 +105,17 @@ async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes
                 Err(e) => Err(e),
             }
         }
+        "/new_session" => redis::cmd("SET")
+            .arg(format!(
+                "session:bare-new-{}",
+                NEXT_KEY.fetch_add(1, Ordering::Relaxed)
+            ))
+            .arg(VALUE)
+            .arg("EX")
+            .arg(1_209_600)
+            .query_async::<()>(conn)
+            .await
+            .map(|()| String::from(VALUE)),
         "/setup_session" => redis::cmd("SET")
             .arg(KEY)
             .arg(VALUE)
