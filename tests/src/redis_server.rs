@@ -12,6 +12,8 @@ pub struct RedisServer {
     port: u16,
     dir: TempDir,
     persistent: bool,
+    /// More command-line configuration.
+    args: Vec<String>,
     proc: Option<Proc>,
 }
 
@@ -27,11 +29,26 @@ impl RedisServer {
         Self::start_with(true)
     }
 
+    /// A memory-only server with more configuration on its command line
+    /// (`["--rename-command", "RESTORE", ""]`).
+    pub fn start_with_args(args: &[&str]) -> Self {
+        let mut server = RedisServer {
+            port: free_port(),
+            dir: TempDir::new("redis"),
+            persistent: false,
+            args: args.iter().map(|a| (*a).to_string()).collect(),
+            proc: None,
+        };
+        server.restart();
+        server
+    }
+
     fn start_with(persistent: bool) -> Self {
         let mut server = RedisServer {
             port: free_port(),
             dir: TempDir::new("redis"),
             persistent,
+            args: Vec::new(),
             proc: None,
         };
         server.restart();
@@ -90,6 +107,7 @@ impl RedisServer {
             .arg(self.dir.path())
             .args(["--appendonly", if self.persistent { "yes" } else { "no" }])
             .args(["--appendfsync", "always", "--protected-mode", "yes"])
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         self.proc = Some(Proc::spawn("redis-server", &mut cmd));

@@ -30,6 +30,9 @@ async fn redis_store_conformance() {
     let prefixed = store.clone().with_prefix("app1:sess:");
     conformance::run(&prefixed).await;
     conformance::atomic(&prefixed).await;
+    // The suite's creates went through RESTORE (it never switched off).
+    let calls = redis.command_calls().await;
+    assert!(calls.get("restore").copied().unwrap_or(0) > 10, "{calls:?}");
 }
 
 /// The store with its local cache keeps the whole store contract: every
@@ -416,19 +419,28 @@ async fn the_longest_lifetimes_are_capped_not_refused() {
 
 /// A new session is one `RESTORE` of the record's `DUMP` payload (no
 /// script): Redis reads back exactly the hash the create script writes,
-/// for every shape of record (long texts in each of the RDB length sizes,
-/// more fields than a listpack holds, any characters), with its TTL, and
-/// never over an existing key.
+/// for every shape of record (texts at each edge of the RDB length sizes,
+/// more fields than a listpack holds, any characters), with its TTL (at
+/// least a second, at most the lifecycle's cap), and never over an
+/// existing key of any type.
 #[tokio::test]
 async fn new_sessions_are_created_by_restore_and_read_back_whole() {
     let redis = RedisServer::start();
     let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let mut conn = redis.conn().await;
     let many: serde_json::Map<String, serde_json::Value> =
         (0..300).map(|i| (format!("k{i}"), json!(i))).collect();
+    // Names of 63, 64, 16383 and 16384 bytes, and values whose JSON text
+    // is as long (the quotes add two): each side of the 6- and 14-bit
+    // lengths.
+    let edges: serde_json::Map<String, serde_json::Value> = [63, 64, 16_383, 16_384]
+        .into_iter()
+        .map(|n| ("n".repeat(n), json!("v".repeat(n - 2))))
+        .collect();
     let records = [
         record(json!({"data": "session_data"})),
         record(json!({"": "", "ünï 🍪": "🍪\u{0}\n\"\\", "n": 18_446_744_073_709_551_615u64})),
-        record(json!({"a": "x".repeat(63), "b": "y".repeat(64), "c": "z".repeat(16_383)})),
+        record(serde_json::Value::Object(edges)),
         record(json!({"big": "w".repeat(70_000), "nested": {"l": [1, 2.5, null, true]}})),
         record(serde_json::Value::Object(many)),
     ];
@@ -453,24 +465,61 @@ async fn new_sessions_are_created_by_restore_and_read_back_whole() {
         assert_eq!(store.create(id.clone(), &other, 300).await.unwrap(), None);
         assert_eq!(store.load(&id).await.unwrap().as_ref(), Some(rec), "{i}");
     }
+    // Nor over a key of another type.
+    let id = SessionId::parse("restore-over-a-string").unwrap();
+    let () = redis::cmd("SET")
+        .arg(store.key(&id))
+        .arg("not a hash")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.create(id.clone(), &records[0], 300).await.unwrap(),
+        None
+    );
+    let kept: String = redis::cmd("GET")
+        .arg(store.key(&id))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, "not a hash");
+    // A TTL of 0 is a second, as the script's `EXPIRE` makes it; the
+    // longest is capped (no overflow of Redis's deadline, no refusal).
+    for (ttl, range) in [(0, 1..=1_000), (u64::MAX, 0..=i64::MAX)] {
+        let id = SessionId::parse(&format!("restore-ttl-{ttl:0>20}")).unwrap();
+        assert_eq!(
+            store.create(id.clone(), &records[0], ttl).await.unwrap(),
+            Some(id.clone())
+        );
+        let pttl: i64 = redis::cmd("PTTL")
+            .arg(store.key(&id))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(range.contains(&pttl), "TTL {ttl}: PTTL {pttl}");
+        if ttl == u64::MAX {
+            let want = edge_session::adapter::MAX_EXPIRES as i64 * 1000;
+            assert!((want - 5_000..=want).contains(&pttl), "PTTL {pttl}");
+        }
+    }
     let after = redis.command_calls().await;
     let calls =
         |m: &std::collections::HashMap<String, u64>, c: &str| m.get(c).copied().unwrap_or(0);
     assert_eq!(
         calls(&after, "restore") - calls(&before, "restore"),
-        2 * records.len() as u64
+        2 * records.len() as u64 + 3
     );
     assert_eq!(calls(&after, "evalsha"), calls(&before, "evalsha"));
     assert_eq!(calls(&after, "eval"), calls(&before, "eval"));
 }
 
-/// Redis refuses `RESTORE` (here an ACL without it, as `-@dangerous`
-/// users have): the store creates with its script instead, from the first
-/// refusal on, without asking again.
+/// Redis refuses `RESTORE` for good (an ACL without it, as `-@dangerous`
+/// users have; the command renamed away): the store creates with its
+/// script instead, from the first refusal on, without asking again.
 #[tokio::test]
 async fn create_falls_back_to_its_script_when_restore_is_refused() {
-    let redis = RedisServer::start();
-    let mut conn = redis.conn().await;
+    let acl = RedisServer::start();
+    let mut conn = acl.conn().await;
     let () = redis::cmd("ACL")
         .arg(&[
             "SETUSER",
@@ -485,17 +534,35 @@ async fn create_falls_back_to_its_script_when_restore_is_refused() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let url = format!("redis://norestore:secret-pw@127.0.0.1:{}/", redis.port());
-    let store = RedisStore::connect(&url).await.unwrap();
-    let rejected = |info: &str| -> u64 {
-        info.lines()
-            .find_map(|l| l.strip_prefix("cmdstat_restore:"))
-            .and_then(|s| {
-                s.split(',')
-                    .find_map(|kv| kv.strip_prefix("rejected_calls="))
-            })
-            .map_or(0, |n| n.parse().unwrap())
-    };
+    let url = format!("redis://norestore:secret-pw@127.0.0.1:{}/", acl.port());
+    creates_by_script(&acl, &url).await;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        rejected_calls(&info, "restore"),
+        1,
+        "asked once, then never again: {info}"
+    );
+
+    let renamed = RedisServer::start_with_args(&["--rename-command", "RESTORE", ""]);
+    creates_by_script(&renamed, &renamed.url()).await;
+    // An unknown command is an error reply: one, so asked once.
+    let mut conn = renamed.conn().await;
+    let errors: String = redis::cmd("INFO")
+        .arg("errorstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(errors.contains("errorstat_ERR:count=1"), "{errors}");
+}
+
+/// Five sessions created through `url`, each refused a second time, read
+/// back with their TTL: all by the create script.
+async fn creates_by_script(redis: &RedisServer, url: &str) {
+    let store = RedisStore::connect(url).await.unwrap();
     for i in 0..5 {
         let id = SessionId::parse(&format!("norestore{i:0>13}")).unwrap();
         let rec = record(json!({"i": i}));
@@ -503,28 +570,59 @@ async fn create_falls_back_to_its_script_when_restore_is_refused() {
             store.create(id.clone(), &rec, 60).await.unwrap(),
             Some(id.clone())
         );
-        assert_eq!(
-            store
-                .create(id.clone(), &record(json!({"x": 0})), 60)
-                .await
-                .unwrap(),
-            None
-        );
+        let other = record(json!({"x": 0}));
+        assert_eq!(store.create(id.clone(), &other, 60).await.unwrap(), None);
         assert_eq!(store.load(&id).await.unwrap(), Some(rec));
+        let (_, ttl) = redis.record(&store.key(&id)).await;
+        assert!((55..=60).contains(&ttl), "TTL {ttl}");
     }
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(rejected(&info), 1, "asked once, then never again: {info}");
-    assert!(
-        redis
-            .command_calls()
-            .await
-            .get("evalsha")
-            .copied()
-            .unwrap_or(0)
-            >= 10
+    let evalsha = redis.command_calls().await.get("evalsha").copied();
+    assert!(evalsha.unwrap_or(0) >= 10, "{evalsha:?}");
+}
+
+/// An error reply to one `RESTORE` that says nothing about `RESTORE`
+/// itself (here: Redis out of memory) fails that create like the script
+/// would, and leaves `RESTORE` on for the next.
+#[tokio::test]
+async fn a_failed_restore_does_not_turn_restore_off() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let mut conn = redis.conn().await;
+    let set_maxmemory = |bytes: &'static str| {
+        redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("maxmemory")
+            .arg(bytes)
+            .clone()
+    };
+    let () = set_maxmemory("1").query_async(&mut conn).await.unwrap();
+    let id = SessionId::parse("oom00000000000000000001").unwrap();
+    let rec = record(json!({"n": 1}));
+    assert!(matches!(
+        store.create(id.clone(), &rec, 60).await,
+        Err(Error::Store(_))
+    ));
+    let () = set_maxmemory("0").query_async(&mut conn).await.unwrap();
+    let before = redis.command_calls().await;
+    assert_eq!(
+        store.create(id.clone(), &rec, 60).await.unwrap(),
+        Some(id.clone())
     );
+    let after = redis.command_calls().await;
+    assert_eq!(
+        after.get("restore").copied().unwrap_or(0),
+        before.get("restore").copied().unwrap_or(0) + 1,
+        "{after:?}"
+    );
+}
+
+/// `rejected_calls` of `command` in `INFO commandstats` (Redis 7).
+fn rejected_calls(info: &str, command: &str) -> u64 {
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:")))
+        .and_then(|s| {
+            s.split(',')
+                .find_map(|kv| kv.strip_prefix("rejected_calls="))
+        })
+        .map_or(0, |n| n.parse().unwrap())
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use edge_session::adapter::MAX_EXPIRES;
 use edge_session::redis_wire;
 use edge_session::store::{decode_fields, record_key};
 use edge_session::{Change, Changes, Cycled, Error, Record, SessionId, SessionStore};
@@ -61,8 +62,10 @@ impl Lua {
 /// the session's TTL ([`edge_session::redis_wire`]). The same records as the
 /// Upstash REST store, so a native server and a worker share sessions.
 ///
-/// Commands: `HGETALL` to load, `EXPIRE` to refresh, `DEL` to log out, and
-/// one Lua script (`EVALSHA`) per write: create (never overwrites), update
+/// Commands: `HGETALL` to load, `EXPIRE` to refresh, `DEL` to log out,
+/// `RESTORE` of the record's `DUMP` payload to create (never overwrites;
+/// the create script where Redis refuses `RESTORE`), and one Lua script
+/// (`EVALSHA`) per other write: update
 /// (the request's changed keys only, increments with `HINCRBY`, conditional
 /// on the record still existing) and cycle (rename to the new id and apply
 /// the changes, conditional on the old record). Concurrent requests of one
@@ -327,8 +330,10 @@ where
     /// Creates `key` with one `RESTORE` of the record's `DUMP` payload
     /// ([`redis_wire::dump_payload`]): `Some(true)` once written,
     /// `Some(false)` if the key exists (`BUSYKEY`), `None` when the create
-    /// script has to do it (an empty record, or a Redis that refuses
-    /// `RESTORE`: then never tried again).
+    /// script has to answer: an empty record, an error reply (the script
+    /// fails the same way if Redis cannot write at all), or a Redis that
+    /// refuses `RESTORE` for good ([`refuses_restore`]: then never tried
+    /// again).
     async fn restore(&self, key: &str, record: &Record, ttl: u64) -> Result<Option<bool>, Error> {
         if !self.scripts.restore.load(Ordering::Relaxed) {
             return Ok(None);
@@ -346,15 +351,7 @@ where
         match reply {
             Ok(()) => Ok(Some(true)),
             Err(e) if e.code() == Some("BUSYKEY") => Ok(Some(false)),
-            // Refused, not failed: no permission (`RESTORE` is in the ACL
-            // category @dangerous), an unknown command, a payload this
-            // server does not take.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::Server(ServerErrorKind::NoPerm | ServerErrorKind::ResponseError)
-                ) =>
-            {
+            Err(e) if refuses_restore(&e) => {
                 if self.scripts.restore.swap(false, Ordering::Relaxed) {
                     tracing::warn!(
                         "edge-session: Redis refused RESTORE ({e}); new sessions are created by script from now on"
@@ -362,8 +359,27 @@ where
                 }
                 Ok(None)
             }
+            Err(e) if matches!(e.kind(), ErrorKind::Server(_) | ErrorKind::Extension) => Ok(None),
             Err(e) => Err(store_error(e)),
         }
+    }
+}
+
+/// Whether an error reply to `RESTORE` says this Redis will never take it
+/// from this store: no permission (`RESTORE` is in the ACL category
+/// `@dangerous`), an unknown (renamed, disabled) command, a payload of a
+/// version or format it does not load (Redis before 5). Anything else (an
+/// OOM, a replica, a reply of one call) leaves `RESTORE` on.
+fn refuses_restore(e: &redis::RedisError) -> bool {
+    match e.kind() {
+        ErrorKind::Server(ServerErrorKind::NoPerm) => true,
+        ErrorKind::Server(ServerErrorKind::ResponseError) => e.detail().is_some_and(|detail| {
+            let detail = detail.to_ascii_lowercase();
+            detail.starts_with("unknown command")
+                || detail.contains("payload")
+                || detail.contains("bad data format")
+        }),
+        _ => false,
     }
 }
 
@@ -394,6 +410,11 @@ where
         record: &Record,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
+        // The lifecycle never asks for more (it caps every expiry at
+        // `MAX_EXPIRES`, an instant, so a TTL is below it); a direct caller
+        // gets the same cap on both paths, where Redis would refuse the
+        // script's `EXPIRE` and overflow `RESTORE`'s deadline.
+        let ttl = ttl.min(MAX_EXPIRES);
         let key = self.key(&id);
         let created = match self.restore(&key, record, ttl).await {
             Ok(Some(created)) => Ok(created),

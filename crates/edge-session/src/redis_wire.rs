@@ -6,7 +6,9 @@
 //! JSON text as the field's value (`redis-cli HGETALL session:<id>`), with
 //! the session's TTL on the key. No JSON is parsed inside Redis (Lua's cjson
 //! would round integers above 2^53); values are parsed by
-//! [`decode_fields`](crate::store::decode_fields). Every write is one Lua script:
+//! [`decode_fields`](crate::store::decode_fields). Every write is one Lua script
+//! (or, for a new session over the Redis protocol, one `RESTORE` of
+//! [`dump_payload`]):
 //!
 //! * [`CREATE`]: `KEYS[1]` the record; `ARGV` from [`create_args`]. Returns 1
 //!   once written, 0 if the key exists (never overwrites).
@@ -27,10 +29,6 @@
 //!
 //! The script files (`src/scripts/*.lua`) carry no comments: their text is
 //! sent with every `EVAL` over REST and is part of the worker's wasm.
-//!
-//! The native store creates with one `RESTORE` of [`dump_payload`] instead
-//! of [`CREATE`] where Redis allows it (same record, same TTL, same refusal
-//! of an existing key).
 //!
 //! `EXPIRE` refreshes a session (`touch`), `DEL` deletes it, `HGETALL`
 //! loads it; a key of another type loads as corrupt (missing), and the
@@ -106,10 +104,11 @@ pub fn change_args(changes: &Changes, ttl: u64) -> Result<Vec<String>> {
     Ok(args)
 }
 
-/// The RDB format version a [`dump_payload`] declares: Redis 5's. Redis
-/// accepts a payload from its own or any older version, and the one type
-/// written here (a hash of plain strings, RDB type 4) has loaded unchanged
-/// since Redis 2.
+/// The RDB format version a [`dump_payload`] declares: Redis 5's. Redis 5
+/// and later (and Valkey) accept a payload of their own or an older
+/// version, and the one type written here (a hash of plain strings, RDB
+/// type 4) loads unchanged in all of them; Redis 4 and older refuse it
+/// (the native store then creates by script).
 pub const DUMP_RDB_VERSION: u16 = 9;
 
 /// The record as a `DUMP` payload of a Redis hash (one field per key, the
