@@ -40,7 +40,7 @@
 //!   (`tracing` warning).
 //!
 //! # Features
-//! * `redis`: [`RedisStore`] on the redis crate.
+//! * `redis`: `RedisStore` (module `redis_store`) on the redis crate.
 //! * `cluster`: Redis Cluster for it.
 //! * `axum`: [`Session`] as an axum extractor and [`SessionError`] as a
 //!   response.
