@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use edge_session::adapter::MAX_EXPIRES;
-use edge_session::redis_wire;
+use edge_session::redis_wire::{self, ChangeOp};
 use edge_session::store::{decode_fields, record_key};
 use edge_session::{Change, Changes, Cycled, Error, Record, SessionId, SessionStore};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
@@ -109,6 +109,38 @@ impl ToRedisArgs for KeyArg<'_> {
         // Writing to the command's own buffer cannot fail.
         let _ = arg.write_all(self.0.as_bytes());
         let _ = arg.write_all(self.1.as_bytes());
+    }
+}
+
+/// `ARGV` of the update and cycle scripts, written straight into the
+/// command: the same arguments as [`redis_wire::change_args`] (the TTL,
+/// then an operation, the key and the value's JSON text for each change),
+/// with no string of their own.
+struct ChangeArgs<'a> {
+    changes: &'a Changes,
+    ttl: u64,
+}
+
+impl ToRedisArgs for ChangeArgs<'_> {
+    fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
+        self.ttl.max(1).write_redis_args(out);
+        for (key, op) in redis_wire::change_ops(self.changes) {
+            out.write_arg(op.letter().as_bytes());
+            out.write_arg(key.as_bytes());
+            match op {
+                ChangeOp::Set(value) => {
+                    // A JSON value always serializes (its map keys are
+                    // strings); the command's buffer takes every byte.
+                    let _ = serde_json::to_writer(out.writer_for_next_arg(), value);
+                }
+                ChangeOp::Delete => out.write_arg(b""),
+                ChangeOp::Increment(by) => by.write_redis_args(out),
+            }
+        }
+    }
+
+    fn num_of_args(&self) -> usize {
+        1 + 3 * self.changes.len()
     }
 }
 
@@ -273,9 +305,9 @@ impl<C> RedisStore<C> {
     /// After a write to `key`: the cache forgets it at once (this process's
     /// next read goes to Redis), and a logout or login (`hold`) is
     /// acknowledged only when every other server's cache has seen it.
-    async fn written(&self, key: &str, hold: bool) {
+    async fn written(&self, id: &SessionId, hold: bool) {
         if let Some(cache) = &self.cache {
-            cache.forget(key);
+            cache.forget(&self.key(id));
             if hold {
                 tokio::time::sleep(cache.hold()).await;
             }
@@ -297,16 +329,19 @@ where
         cmd.query_async(&mut conn).await.map_err(store_error)
     }
 
+    /// One `EVALSHA` of `script` (`EVAL` if Redis lost it) with `numkeys`
+    /// keys and its arguments, all written straight into the command.
     async fn run<T: FromRedisValue>(
         &self,
         script: &Lua,
-        keys: &[&str],
-        args: &[String],
+        numkeys: usize,
+        keys: &(impl ToRedisArgs + Sync),
+        args: &(impl ToRedisArgs + Sync),
     ) -> Result<T, Error> {
         let mut conn = self.conn.clone();
         let reply = redis::cmd("EVALSHA")
             .arg(&script.hash)
-            .arg(keys.len())
+            .arg(numkeys)
             .arg(keys)
             .arg(args)
             .query_async(&mut conn)
@@ -316,7 +351,7 @@ where
             Err(e) if e.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 redis::cmd("EVAL")
                     .arg(script.code)
-                    .arg(keys.len())
+                    .arg(numkeys)
                     .arg(keys)
                     .arg(args)
                     .query_async(&mut conn)
@@ -334,7 +369,12 @@ where
     /// fails the same way if Redis cannot write at all), or a Redis that
     /// refuses `RESTORE` for good ([`refuses_restore`]: then never tried
     /// again).
-    async fn restore(&self, key: &str, record: &Record, ttl: u64) -> Result<Option<bool>, Error> {
+    async fn restore(
+        &self,
+        key: &KeyArg<'_>,
+        record: &Record,
+        ttl: u64,
+    ) -> Result<Option<bool>, Error> {
         if !self.scripts.restore.load(Ordering::Relaxed) {
             return Ok(None);
         }
@@ -415,33 +455,33 @@ where
         // gets the same cap on both paths, where Redis would refuse the
         // script's `EXPIRE` and overflow `RESTORE`'s deadline.
         let ttl = ttl.min(MAX_EXPIRES);
-        let key = self.key(&id);
+        let key = KeyArg(&self.prefix, id.as_str());
         let created = match self.restore(&key, record, ttl).await {
             Ok(Some(created)) => Ok(created),
             Ok(None) => {
                 let args = redis_wire::create_args(record, ttl)?;
-                self.run::<i64>(&self.scripts.create, &[&key], &args)
+                self.run::<i64>(&self.scripts.create, 1, &key, &args)
                     .await
                     .map(|n| n == 1)
             }
             Err(e) => Err(e),
         };
-        self.written(&key, false).await;
+        self.written(&id, false).await;
         Ok(created?.then_some(id))
     }
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
         let args = redis_wire::create_args(record, ttl)?;
-        let key = self.key(id);
-        let saved = self.run::<i64>(&self.scripts.save, &[&key], &args).await;
-        self.written(&key, false).await;
+        let key = KeyArg(&self.prefix, id.as_str());
+        let saved = self.run::<i64>(&self.scripts.save, 1, &key, &args).await;
+        self.written(id, false).await;
         saved.map(|_| id.clone())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
-        let key = self.key(id);
+        let key = KeyArg(&self.prefix, id.as_str());
         let deleted = self.query::<i64>(redis::cmd("DEL").arg(&key)).await;
-        self.written(&key, deleted.is_ok()).await;
+        self.written(id, deleted.is_ok()).await;
         deleted.map(|_| ())
     }
 
@@ -451,24 +491,23 @@ where
         changes: &Changes,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        let args = redis_wire::change_args(changes, ttl)?;
-        let key = self.key(id);
-        let applied = self.run::<i64>(&self.scripts.update, &[&key], &args).await;
+        let key = KeyArg(&self.prefix, id.as_str());
+        let args = ChangeArgs { changes, ttl };
+        let applied = self.run::<i64>(&self.scripts.update, 1, &key, &args).await;
         // Removing a key is how many apps log out (`remove("user")`): held
         // like a logout, so no cache anywhere serves the removed key after
         // the client has the answer.
         let removes = changes.iter().any(|(_, c)| matches!(c, Change::Remove));
-        self.written(&key, removes && matches!(applied, Ok(1)))
-            .await;
+        self.written(id, removes && matches!(applied, Ok(1))).await;
         Ok((applied? == 1).then(|| id.clone()))
     }
 
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>, Error> {
-        let key = self.key(id);
+        let key = KeyArg(&self.prefix, id.as_str());
         let found = self
             .query::<i64>(redis::cmd("EXPIRE").arg(&key).arg(ttl.max(1)))
             .await;
-        self.written(&key, false).await;
+        self.written(id, false).await;
         Ok((found? == 1).then(|| id.clone()))
     }
 
@@ -479,15 +518,14 @@ where
         changes: &Changes,
         ttl: u64,
     ) -> Result<Cycled, Error> {
-        let (old_key, new_key) = (self.key(old), self.key(&new));
+        let old_key = KeyArg(&self.prefix, old.as_str());
         if self.atomic_cycle {
-            let args = redis_wire::change_args(changes, ttl)?;
-            let moved = self
-                .run::<i64>(&self.scripts.cycle, &[&old_key, &new_key], &args)
-                .await;
+            let keys = (&old_key, KeyArg(&self.prefix, new.as_str()));
+            let args = ChangeArgs { changes, ttl };
+            let moved = self.run::<i64>(&self.scripts.cycle, 2, &keys, &args).await;
             // A login is held like a logout: the old id must not be served
             // from any server's cache once the client has the new one.
-            self.written(&old_key, matches!(moved, Ok(1))).await;
+            self.written(old, matches!(moved, Ok(1))).await;
             return Ok(match moved? {
                 1 => Cycled::Moved(new),
                 2 => Cycled::Collision,
@@ -497,8 +535,9 @@ where
         // Cluster (never cached): the keys are in different slots. Take the
         // old record (read and delete in one step: later writes to it find
         // it gone), then create the new one.
+        let none: Vec<String> = Vec::new();
         let fields: Vec<(Vec<u8>, Vec<u8>)> =
-            self.run(&self.scripts.take, &[&old_key], &[]).await?;
+            self.run(&self.scripts.take, 1, &old_key, &none).await?;
         if fields.is_empty() {
             return Ok(Cycled::Gone);
         }
@@ -509,11 +548,57 @@ where
         };
         let mut record = taken.clone();
         changes.apply_to(&mut record);
-        if self.create(new.clone(), &record, ttl).await?.is_some() {
+        // Boxed: every commit future has room for this rare path's, so it
+        // stays small.
+        if Box::pin(self.create(new.clone(), &record, ttl))
+            .await?
+            .is_some()
+        {
             return Ok(Cycled::Moved(new));
         }
         // The new id exists (a 128-bit collision): put the old record back.
-        self.create(old.clone(), &taken, ttl).await?;
+        Box::pin(self.create(old.clone(), &taken, ttl)).await?;
         Ok(Cycled::Collision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The update and cycle scripts get from the native store exactly the
+    /// arguments the core lists for them (and the Upstash store sends).
+    #[test]
+    fn change_args_are_written_as_the_core_lists_them() {
+        let mut changes = Changes::default();
+        changes.set("s", json!({"a": [1, "x\"y", null], "ü": 2.5}));
+        changes.set("n", json!(18_446_744_073_709_551_615u64));
+        changes.set("", json!(""));
+        changes.remove("d");
+        changes.increment("i", -42);
+        changes.increment("max", i64::MAX);
+        for changes in [Changes::default(), changes] {
+            for ttl in [0, 1, 1_209_600, u64::MAX] {
+                let want = redis_wire::change_args(&changes, ttl).unwrap();
+                let args = ChangeArgs {
+                    changes: &changes,
+                    ttl,
+                };
+                let mut cmd = redis::cmd("EVALSHA");
+                cmd.arg(&args);
+                let got: Vec<&[u8]> = cmd
+                    .args_iter()
+                    .skip(1)
+                    .map(|arg| match arg {
+                        redis::Arg::Simple(bytes) => bytes,
+                        _ => panic!("not a plain argument"),
+                    })
+                    .collect();
+                let want: Vec<&[u8]> = want.iter().map(|a| a.as_bytes()).collect();
+                assert_eq!(got, want);
+                assert_eq!(args.num_of_args(), want.len());
+            }
+        }
     }
 }

@@ -84,24 +84,60 @@ pub fn create_args(record: &Record, ttl: u64) -> Result<Vec<String>> {
 
 /// `ARGV` of [`UPDATE`] and [`CYCLE`]: the TTL, then for each change an
 /// operation (`s` set, `d` delete, `i` increment), the key, and the value's
-/// JSON text (set), nothing (delete) or the increment in decimal.
+/// JSON text (set), nothing (delete) or the increment in decimal
+/// ([`change_ops`]).
 ///
 /// # Errors
 /// [`Error::Json`](crate::Error::Json) if a value cannot be serialized.
 pub fn change_args(changes: &Changes, ttl: u64) -> Result<Vec<String>> {
     let mut args = Vec::with_capacity(1 + 3 * changes.len());
     args.push(ttl.max(1).to_string());
-    for (key, change) in changes.iter() {
-        let (op, value) = match change {
-            Change::Set(value) => ("s", encode_field(value)?),
-            Change::Remove => ("d", String::new()),
-            Change::Increment(by) => ("i", by.to_string()),
-        };
-        args.push(String::from(op));
+    for (key, op) in change_ops(changes) {
+        args.push(String::from(op.letter()));
         args.push(String::from(key));
-        args.push(value);
+        args.push(match op {
+            ChangeOp::Set(value) => encode_field(value)?,
+            ChangeOp::Delete => String::new(),
+            ChangeOp::Increment(by) => by.to_string(),
+        });
     }
     Ok(args)
+}
+
+/// One change as the update and cycle scripts take it: exactly these three
+/// operations, so a writer of the arguments can match them all.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ChangeOp<'a> {
+    /// `s`: the field set to this value's JSON text.
+    Set(&'a serde_json::Value),
+    /// `d`: the field deleted (an empty argument).
+    Delete,
+    /// `i`: the field's integer incremented by this, in decimal.
+    Increment(i64),
+}
+
+impl ChangeOp<'_> {
+    /// The operation's argument: `s`, `d` or `i`.
+    pub fn letter(&self) -> &'static str {
+        match self {
+            ChangeOp::Set(_) => "s",
+            ChangeOp::Delete => "d",
+            ChangeOp::Increment(_) => "i",
+        }
+    }
+}
+
+/// The changes as the scripts apply them, in order: each key and its
+/// operation.
+pub fn change_ops(changes: &Changes) -> impl Iterator<Item = (&str, ChangeOp<'_>)> {
+    changes.iter().map(|(key, change)| {
+        let op = match change {
+            Change::Set(value) => ChangeOp::Set(value),
+            Change::Remove => ChangeOp::Delete,
+            Change::Increment(by) => ChangeOp::Increment(*by),
+        };
+        (key, op)
+    })
 }
 
 /// The RDB format version a [`dump_payload`] declares: Redis 5's. Redis 5

@@ -107,7 +107,12 @@ impl SessionData {
         })?;
         if by != 0 {
             self.changes.increment(key, by);
-            self.data.insert(String::from(key), sum.into());
+            match self.data.get_mut(key) {
+                Some(value) => *value = sum.into(),
+                None => {
+                    self.data.insert(String::from(key), sum.into());
+                }
+            }
         }
         Ok(sum)
     }
