@@ -78,7 +78,10 @@ impl SessionData {
             return Some(value);
         }
         self.changes.set(key, value.clone());
-        self.data.insert(String::from(key), value)
+        match self.data.get_mut(key) {
+            Some(old) => Some(core::mem::replace(old, value)),
+            None => self.data.insert(String::from(key), value),
+        }
     }
 
     /// Adds `by` to the integer under `key` (a missing key counts as 0) and

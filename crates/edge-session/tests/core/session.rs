@@ -61,3 +61,20 @@ fn session_typed_access_and_change_tracking() {
     assert!(matches!(s.insert("bad", bad), Err(Error::Json(_))));
     assert!(!s.is_changed() && s.is_empty());
 }
+
+#[test]
+fn overwriting_a_key_returns_the_old_value_and_records_the_new_one() {
+    let mut s = SessionData::default();
+    assert_eq!(s.insert("k", 1).unwrap(), None);
+    assert_eq!(s.insert("k", "two").unwrap(), Some(serde_json::json!(1)));
+    assert_eq!(s.get::<String>("k").unwrap().as_deref(), Some("two"));
+    assert_eq!(
+        s.changes().get("k"),
+        Some(&edge_session::Change::Set(serde_json::json!("two")))
+    );
+    // An increment of a key that is there replaces its value in place.
+    assert_eq!(s.insert("n", 5).unwrap(), None);
+    assert_eq!(s.increment("n", 2).unwrap(), 7);
+    assert_eq!(s.get::<i64>("n").unwrap(), Some(7));
+    assert_eq!(s.len(), 2);
+}
