@@ -146,15 +146,19 @@ impl RedisServer {
         (value, ttl)
     }
 
-    /// `INFO commandstats` as command -> calls (`get`, `set`, `expire`...).
-    pub async fn command_calls(&self) -> HashMap<String, u64> {
+    /// The text of `INFO <section>` (`commandstats`, `errorstats`...).
+    pub async fn info(&self, section: &str) -> String {
         let mut conn = self.conn().await;
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
+        redis::cmd("INFO")
+            .arg(section)
             .query_async(&mut conn)
             .await
-            .unwrap();
-        parse_commandstats(&info)
+            .unwrap()
+    }
+
+    /// `INFO commandstats` as command -> calls (`get`, `set`, `expire`...).
+    pub async fn command_calls(&self) -> HashMap<String, u64> {
+        parse_commandstats(&self.info("commandstats").await)
     }
 
     /// Writes (commands that change data) counted in `INFO commandstats`.

@@ -160,11 +160,7 @@ async fn redis_store_wire_format_and_atomic_cycle() {
     let mut changes = Changes::new();
     changes.increment("n", 41);
     changes.set("added", json!([1, 2]));
-    let before: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let before = redis.info("commandstats").await;
     assert_eq!(
         store.update(&id, &changes, 300).await.unwrap().as_ref(),
         Some(&id)
@@ -536,11 +532,7 @@ async fn create_falls_back_to_its_script_when_restore_is_refused() {
         .unwrap();
     let url = format!("redis://norestore:secret-pw@127.0.0.1:{}/", acl.port());
     creates_by_script(&acl, &url).await;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let info = acl.info("commandstats").await;
     assert_eq!(
         rejected_calls(&info, "restore"),
         1,
@@ -550,12 +542,7 @@ async fn create_falls_back_to_its_script_when_restore_is_refused() {
     let renamed = RedisServer::start_with_args(&["--rename-command", "RESTORE", ""]);
     creates_by_script(&renamed, &renamed.url()).await;
     // An unknown command is an error reply: one, so asked once.
-    let mut conn = renamed.conn().await;
-    let errors: String = redis::cmd("INFO")
-        .arg("errorstats")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let errors = renamed.info("errorstats").await;
     assert!(errors.contains("errorstat_ERR:count=1"), "{errors}");
 }
 

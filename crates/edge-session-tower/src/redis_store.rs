@@ -302,9 +302,9 @@ impl<C> RedisStore<C> {
         self.cache.as_ref().map(|cache| cache.stats())
     }
 
-    /// After a write to `key`: the cache forgets it at once (this process's
-    /// next read goes to Redis), and a logout or login (`hold`) is
-    /// acknowledged only when every other server's cache has seen it.
+    /// After a write to `id`'s record: the cache forgets it at once (this
+    /// process's next read goes to Redis), and a logout or login (`hold`)
+    /// is acknowledged only when every other server's cache has seen it.
     async fn written(&self, id: &SessionId, hold: bool) {
         if let Some(cache) = &self.cache {
             cache.forget(&self.key(id));
@@ -329,15 +329,16 @@ where
         cmd.query_async(&mut conn).await.map_err(store_error)
     }
 
-    /// One `EVALSHA` of `script` (`EVAL` if Redis lost it) with `numkeys`
-    /// keys and its arguments, all written straight into the command.
+    /// One `EVALSHA` of `script` (`EVAL` if Redis lost it) with its keys
+    /// (one `KeyArg`, or a tuple of them: `numkeys` is their count) and
+    /// arguments, all written straight into the command.
     async fn run<T: FromRedisValue>(
         &self,
         script: &Lua,
-        numkeys: usize,
         keys: &(impl ToRedisArgs + Sync),
         args: &(impl ToRedisArgs + Sync),
     ) -> Result<T, Error> {
+        let numkeys = keys.num_of_args();
         let mut conn = self.conn.clone();
         let reply = redis::cmd("EVALSHA")
             .arg(&script.hash)
@@ -460,7 +461,7 @@ where
             Ok(Some(created)) => Ok(created),
             Ok(None) => {
                 let args = redis_wire::create_args(record, ttl)?;
-                self.run::<i64>(&self.scripts.create, 1, &key, &args)
+                self.run::<i64>(&self.scripts.create, &key, &args)
                     .await
                     .map(|n| n == 1)
             }
@@ -473,7 +474,7 @@ where
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
         let args = redis_wire::create_args(record, ttl)?;
         let key = KeyArg(&self.prefix, id.as_str());
-        let saved = self.run::<i64>(&self.scripts.save, 1, &key, &args).await;
+        let saved = self.run::<i64>(&self.scripts.save, &key, &args).await;
         self.written(id, false).await;
         saved.map(|_| id.clone())
     }
@@ -493,7 +494,7 @@ where
     ) -> Result<Option<SessionId>, Error> {
         let key = KeyArg(&self.prefix, id.as_str());
         let args = ChangeArgs { changes, ttl };
-        let applied = self.run::<i64>(&self.scripts.update, 1, &key, &args).await;
+        let applied = self.run::<i64>(&self.scripts.update, &key, &args).await;
         // Removing a key is how many apps log out (`remove("user")`): held
         // like a logout, so no cache anywhere serves the removed key after
         // the client has the answer.
@@ -522,7 +523,7 @@ where
         if self.atomic_cycle {
             let keys = (&old_key, KeyArg(&self.prefix, new.as_str()));
             let args = ChangeArgs { changes, ttl };
-            let moved = self.run::<i64>(&self.scripts.cycle, 2, &keys, &args).await;
+            let moved = self.run::<i64>(&self.scripts.cycle, &keys, &args).await;
             // A login is held like a logout: the old id must not be served
             // from any server's cache once the client has the new one.
             self.written(old, matches!(moved, Ok(1))).await;
@@ -536,8 +537,7 @@ where
         // old record (read and delete in one step: later writes to it find
         // it gone), then create the new one.
         let none: Vec<String> = Vec::new();
-        let fields: Vec<(Vec<u8>, Vec<u8>)> =
-            self.run(&self.scripts.take, 1, &old_key, &none).await?;
+        let fields: Vec<(Vec<u8>, Vec<u8>)> = self.run(&self.scripts.take, &old_key, &none).await?;
         if fields.is_empty() {
             return Ok(Cycled::Gone);
         }
@@ -578,6 +578,30 @@ mod tests {
         changes.remove("d");
         changes.increment("i", -42);
         changes.increment("max", i64::MAX);
+        changes.increment("min", i64::MIN);
+        // The scripts' own reading of the arguments, spelled out once.
+        let mut small = Changes::default();
+        small.set("k", json!("v"));
+        small.remove("d");
+        small.increment("i", -42);
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(&ChangeArgs {
+            changes: &small,
+            ttl: 0,
+        });
+        let written: Vec<&[u8]> = cmd
+            .args_iter()
+            .skip(1)
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => bytes,
+                _ => panic!("not a plain argument"),
+            })
+            .collect();
+        // The TTL (0 is 1), then each change in key order.
+        let want: Vec<&[u8]> = vec![
+            b"1", b"d", b"d", b"", b"i", b"i", b"-42", b"s", b"k", b"\"v\"",
+        ];
+        assert_eq!(written, want);
         for changes in [Changes::default(), changes] {
             for ttl in [0, 1, 1_209_600, u64::MAX] {
                 let want = redis_wire::change_args(&changes, ttl).unwrap();

@@ -74,13 +74,16 @@ impl SessionData {
 
     /// Stores a raw JSON value; see [`SessionData::insert`].
     pub fn insert_value(&mut self, key: &str, value: Value) -> Option<Value> {
-        if self.data.get(key) == Some(&value) {
-            return Some(value);
-        }
-        self.changes.set(key, value.clone());
         match self.data.get_mut(key) {
-            Some(old) => Some(core::mem::replace(old, value)),
-            None => self.data.insert(String::from(key), value),
+            Some(old) if *old == value => Some(value),
+            Some(old) => {
+                self.changes.set(key, value.clone());
+                Some(core::mem::replace(old, value))
+            }
+            None => {
+                self.changes.set(key, value.clone());
+                self.data.insert(String::from(key), value)
+            }
         }
     }
 

@@ -105,25 +105,11 @@ async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes
                 Err(e) => Err(e),
             }
         }
-        "/new_session" => redis::cmd("SET")
-            .arg(format!(
-                "session:bare-new-{}",
-                NEXT_KEY.fetch_add(1, Ordering::Relaxed)
-            ))
-            .arg(VALUE)
-            .arg("EX")
-            .arg(1_209_600)
-            .query_async::<()>(conn)
-            .await
-            .map(|()| String::from(VALUE)),
-        "/setup_session" => redis::cmd("SET")
-            .arg(KEY)
-            .arg(VALUE)
-            .arg("EX")
-            .arg(1_209_600)
-            .query_async::<()>(conn)
-            .await
-            .map(|()| String::from(VALUE)),
+        "/new_session" => {
+            let n = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+            set_session(conn, &format!("session:bare-new-{n}")).await
+        }
+        "/setup_session" => set_session(conn, KEY).await,
         _ => {
             let mut r = Response::new(Full::new(Bytes::from_static(b"not found\n")));
             *r.status_mut() = StatusCode::NOT_FOUND;
@@ -143,4 +129,16 @@ async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes
             r
         }
     }
+}
+
+/// One `SET key <the session's JSON> EX <14 days>`: a new session's write.
+async fn set_session(conn: &mut ConnectionManager, key: &str) -> redis::RedisResult<String> {
+    redis::cmd("SET")
+        .arg(key)
+        .arg(VALUE)
+        .arg("EX")
+        .arg(1_209_600)
+        .query_async::<()>(conn)
+        .await
+        .map(|()| String::from(VALUE))
 }
