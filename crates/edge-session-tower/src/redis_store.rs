@@ -579,29 +579,18 @@ mod tests {
         changes.increment("i", -42);
         changes.increment("max", i64::MAX);
         changes.increment("min", i64::MIN);
-        // The scripts' own reading of the arguments, spelled out once.
+        // The scripts' own reading of the arguments, spelled out once: the
+        // TTL (0 is 1), then each change in key order.
         let mut small = Changes::default();
         small.set("k", json!("v"));
         small.remove("d");
         small.increment("i", -42);
-        let mut cmd = redis::cmd("EVALSHA");
-        cmd.arg(&ChangeArgs {
+        let small = ChangeArgs {
             changes: &small,
             ttl: 0,
-        });
-        let written: Vec<&[u8]> = cmd
-            .args_iter()
-            .skip(1)
-            .map(|arg| match arg {
-                redis::Arg::Simple(bytes) => bytes,
-                _ => panic!("not a plain argument"),
-            })
-            .collect();
-        // The TTL (0 is 1), then each change in key order.
-        let want: Vec<&[u8]> = vec![
-            b"1", b"d", b"d", b"", b"i", b"i", b"-42", b"s", b"k", b"\"v\"",
-        ];
-        assert_eq!(written, want);
+        };
+        let want = ["1", "d", "d", "", "i", "i", "-42", "s", "k", "\"v\""];
+        assert_eq!(written(&small), want.map(|a| a.as_bytes().to_vec()));
         for changes in [Changes::default(), changes] {
             for ttl in [0, 1, 1_209_600, u64::MAX] {
                 let want = redis_wire::change_args(&changes, ttl).unwrap();
@@ -609,20 +598,23 @@ mod tests {
                     changes: &changes,
                     ttl,
                 };
-                let mut cmd = redis::cmd("EVALSHA");
-                cmd.arg(&args);
-                let got: Vec<&[u8]> = cmd
-                    .args_iter()
-                    .skip(1)
-                    .map(|arg| match arg {
-                        redis::Arg::Simple(bytes) => bytes,
-                        _ => panic!("not a plain argument"),
-                    })
-                    .collect();
-                let want: Vec<&[u8]> = want.iter().map(|a| a.as_bytes()).collect();
-                assert_eq!(got, want);
+                let want: Vec<Vec<u8>> = want.into_iter().map(String::into_bytes).collect();
+                assert_eq!(written(&args), want);
                 assert_eq!(args.num_of_args(), want.len());
             }
         }
+    }
+
+    /// The arguments `args` writes into a command.
+    fn written(args: &ChangeArgs<'_>) -> Vec<Vec<u8>> {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(args);
+        cmd.args_iter()
+            .skip(1)
+            .map(|arg| match arg {
+                redis::Arg::Simple(bytes) => bytes.to_vec(),
+                _ => panic!("not a plain argument"),
+            })
+            .collect()
     }
 }
