@@ -74,16 +74,19 @@ impl SessionData {
 
     /// Stores a raw JSON value; see [`SessionData::insert`].
     pub fn insert_value(&mut self, key: &str, value: Value) -> Option<Value> {
+        if self.data.get(key) == Some(&value) {
+            return Some(value);
+        }
+        self.changes.set(key, value.clone());
+        self.put(key, value)
+    }
+
+    /// Sets `key` in the data, in place if it is there (no new key string);
+    /// the old value, if any.
+    fn put(&mut self, key: &str, value: Value) -> Option<Value> {
         match self.data.get_mut(key) {
-            Some(old) if *old == value => Some(value),
-            Some(old) => {
-                self.changes.set(key, value.clone());
-                Some(core::mem::replace(old, value))
-            }
-            None => {
-                self.changes.set(key, value.clone());
-                self.data.insert(String::from(key), value)
-            }
+            Some(old) => Some(core::mem::replace(old, value)),
+            None => self.data.insert(String::from(key), value),
         }
     }
 
@@ -113,12 +116,7 @@ impl SessionData {
         })?;
         if by != 0 {
             self.changes.increment(key, by);
-            match self.data.get_mut(key) {
-                Some(value) => *value = sum.into(),
-                None => {
-                    self.data.insert(String::from(key), sum.into());
-                }
-            }
+            self.put(key, sum.into());
         }
         Ok(sum)
     }
