@@ -169,25 +169,37 @@ impl RedisServer {
             "restore",
         ]
         .iter()
-        .map(|c| calls.get(*c).copied().unwrap_or(0))
+        .map(|c| calls_of(&calls, c))
         .sum()
     }
 }
 
-/// Parses `cmdstat_get:calls=3,usec=...` lines.
+/// Parses `cmdstat_get:calls=3,usec=...` lines: each command's `calls`.
 pub fn parse_commandstats(info: &str) -> HashMap<String, u64> {
+    commandstats_field(info, "calls")
+}
+
+/// Each command's `field` (`calls`, `rejected_calls`, `failed_calls`...)
+/// in the text of `INFO commandstats`.
+pub fn commandstats_field(info: &str, field: &str) -> HashMap<String, u64> {
     info.lines()
         .filter_map(|line| {
             let rest = line.strip_prefix("cmdstat_")?;
             let (name, stats) = rest.split_once(':')?;
-            let calls = stats
+            let value = stats
                 .split(',')
-                .find_map(|kv| kv.strip_prefix("calls="))?
+                .find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == field))?
+                .1
                 .parse()
                 .ok()?;
-            Some((name.to_string(), calls))
+            Some((name.to_string(), value))
         })
         .collect()
+}
+
+/// `command`'s count in a map of [`parse_commandstats`] (0 if never run).
+pub fn calls_of(calls: &HashMap<String, u64>, command: &str) -> u64 {
+    calls.get(command).copied().unwrap_or(0)
 }
 
 /// A Redis Cluster of three masters on loopback, stopped when dropped.

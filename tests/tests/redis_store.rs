@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::redis_server::{RedisCluster, RedisServer};
+use e2e::redis_server::{
+    RedisCluster, RedisServer, calls_of, commandstats_field, parse_commandstats,
+};
 use edge_session::testing::conformance;
 use edge_session::{Changes, Cycled, Error, Record, SessionId, SessionStore};
 use edge_session_tower::RedisStore;
@@ -32,7 +34,7 @@ async fn redis_store_conformance() {
     conformance::atomic(&prefixed).await;
     // The suite's creates went through RESTORE (it never switched off).
     let calls = redis.command_calls().await;
-    assert!(calls.get("restore").copied().unwrap_or(0) > 10, "{calls:?}");
+    assert!(calls_of(&calls, "restore") > 10, "{calls:?}");
 }
 
 /// The store with its local cache keeps the whole store contract: every
@@ -180,12 +182,7 @@ async fn redis_store_wire_format_and_atomic_cycle() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    let calls = |info: &str, cmd: &str| {
-        e2e::redis_server::parse_commandstats(info)
-            .get(cmd)
-            .copied()
-            .unwrap_or(0)
-    };
+    let calls = |info: &str, cmd: &str| calls_of(&parse_commandstats(info), cmd);
     assert_eq!(
         calls(&after, "evalsha") + calls(&after, "eval"),
         calls(&before, "evalsha") + calls(&before, "eval") + 2,
@@ -499,14 +496,12 @@ async fn new_sessions_are_created_by_restore_and_read_back_whole() {
         }
     }
     let after = redis.command_calls().await;
-    let calls =
-        |m: &std::collections::HashMap<String, u64>, c: &str| m.get(c).copied().unwrap_or(0);
     assert_eq!(
-        calls(&after, "restore") - calls(&before, "restore"),
+        calls_of(&after, "restore") - calls_of(&before, "restore"),
         2 * records.len() as u64 + 3
     );
-    assert_eq!(calls(&after, "evalsha"), calls(&before, "evalsha"));
-    assert_eq!(calls(&after, "eval"), calls(&before, "eval"));
+    assert_eq!(calls_of(&after, "evalsha"), calls_of(&before, "evalsha"));
+    assert_eq!(calls_of(&after, "eval"), calls_of(&before, "eval"));
 }
 
 /// Redis refuses `RESTORE` for good (an ACL without it, as `-@dangerous`
@@ -533,8 +528,9 @@ async fn create_falls_back_to_its_script_when_restore_is_refused() {
     let url = format!("redis://norestore:secret-pw@127.0.0.1:{}/", acl.port());
     creates_by_script(&acl, &url).await;
     let info = acl.info("commandstats").await;
+    let rejected = commandstats_field(&info, "rejected_calls");
     assert_eq!(
-        rejected_calls(&info, "restore"),
+        calls_of(&rejected, "restore"),
         1,
         "asked once, then never again: {info}"
     );
@@ -563,8 +559,8 @@ async fn creates_by_script(redis: &RedisServer, url: &str) {
         let (_, ttl) = redis.record(&store.key(&id)).await;
         assert!((55..=60).contains(&ttl), "TTL {ttl}");
     }
-    let evalsha = redis.command_calls().await.get("evalsha").copied();
-    assert!(evalsha.unwrap_or(0) >= 10, "{evalsha:?}");
+    let evalsha = calls_of(&redis.command_calls().await, "evalsha");
+    assert!(evalsha >= 10, "{evalsha}");
 }
 
 /// An error reply to one `RESTORE` that says nothing about `RESTORE`
@@ -597,19 +593,8 @@ async fn a_failed_restore_does_not_turn_restore_off() {
     );
     let after = redis.command_calls().await;
     assert_eq!(
-        after.get("restore").copied().unwrap_or(0),
-        before.get("restore").copied().unwrap_or(0) + 1,
+        calls_of(&after, "restore"),
+        calls_of(&before, "restore") + 1,
         "{after:?}"
     );
-}
-
-/// `rejected_calls` of `command` in `INFO commandstats` (Redis 7).
-fn rejected_calls(info: &str, command: &str) -> u64 {
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("cmdstat_{command}:")))
-        .and_then(|s| {
-            s.split(',')
-                .find_map(|kv| kv.strip_prefix("rejected_calls="))
-        })
-        .map_or(0, |n| n.parse().unwrap())
 }

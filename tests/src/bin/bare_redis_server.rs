@@ -93,12 +93,7 @@ async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes
             match read {
                 Ok(n) => {
                     let n = n.unwrap_or(0) + 1;
-                    redis::cmd("SET")
-                        .arg(COUNTER_KEY)
-                        .arg(n)
-                        .arg("EX")
-                        .arg(1_209_600)
-                        .query_async::<()>(conn)
+                    set_ex(conn, COUNTER_KEY, n)
                         .await
                         .map(|()| format!("{{\"count\":{n}}}"))
                 }
@@ -107,9 +102,11 @@ async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes
         }
         "/new_session" => {
             let n = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
-            set_session(conn, &format!("session:bare-new-{n}")).await
+            set_ex(conn, &format!("session:bare-new-{n}"), VALUE)
+                .await
+                .map(|()| String::from(VALUE))
         }
-        "/setup_session" => set_session(conn, KEY).await,
+        "/setup_session" => set_ex(conn, KEY, VALUE).await.map(|()| String::from(VALUE)),
         _ => {
             let mut r = Response::new(Full::new(Bytes::from_static(b"not found\n")));
             *r.status_mut() = StatusCode::NOT_FOUND;
@@ -131,14 +128,17 @@ async fn handle(conn: &mut ConnectionManager, path: &str) -> Response<Full<Bytes
     }
 }
 
-/// One `SET key <the session's JSON> EX <14 days>`: a new session's write.
-async fn set_session(conn: &mut ConnectionManager, key: &str) -> redis::RedisResult<String> {
+/// One `SET key value EX <14 days>`: the bare server's only kind of write.
+async fn set_ex(
+    conn: &mut ConnectionManager,
+    key: &str,
+    value: impl redis::ToRedisArgs,
+) -> redis::RedisResult<()> {
     redis::cmd("SET")
         .arg(key)
-        .arg(VALUE)
+        .arg(value)
         .arg("EX")
         .arg(1_209_600)
-        .query_async::<()>(conn)
+        .query_async(conn)
         .await
-        .map(|()| String::from(VALUE))
 }
