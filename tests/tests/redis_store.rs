@@ -504,6 +504,138 @@ async fn new_sessions_are_created_by_restore_and_read_back_whole() {
     assert_eq!(calls_of(&after, "eval"), calls_of(&before, "eval"));
 }
 
+/// A small deterministic generator (xorshift64*) for the randomized
+/// records below: the same records on every run.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// A text of `len` characters: ASCII mostly, with controls, quotes,
+    /// backslashes and multi-byte characters.
+    fn text(&mut self, len: u64) -> String {
+        const ODD: [char; 8] = ['\0', '\n', '"', '\\', 'é', '🍪', '\u{7f}', '\u{ffff}'];
+        (0..len)
+            .map(|_| match self.below(10) {
+                0 => ODD[self.below(8) as usize],
+                _ => char::from(b' ' + self.below(95) as u8),
+            })
+            .collect()
+    }
+
+    /// A length around the edges Redis cares about: empty, listpack
+    /// values (64 bytes by default), the RDB's 6- and 14-bit lengths; only
+    /// short ones when `small`.
+    fn len(&mut self, small: bool) -> u64 {
+        match self.below(8) {
+            0 => 0,
+            _ if small => self.below(40),
+            1 => 60 + self.below(8),
+            2 => 16_380 + self.below(8),
+            3 => self.below(300),
+            _ => self.below(24),
+        }
+    }
+
+    fn value(&mut self, small: bool) -> serde_json::Value {
+        match self.below(6) {
+            0 => json!(self.next()),
+            1 => json!(-(self.below(1 << 40) as i64)),
+            2 => json!(self.below(1000) as f64 / 7.0),
+            3 => json!({ "nested": self.text(8), "l": [self.below(10), null, true] }),
+            _ => {
+                let len = self.len(small);
+                json!(self.text(len))
+            }
+        }
+    }
+
+    /// A record: half of them small (what Redis keeps as a listpack), the
+    /// others with long texts or up to ~600 fields (each side of Redis's
+    /// 128-entry listpack limit and of the RDB's 6-bit field count).
+    fn record(&mut self) -> Record {
+        let small = self.below(2) == 0;
+        let fields = match self.below(4) {
+            0 if !small => 120 + self.below(500),
+            _ => 1 + self.below(70),
+        };
+        (0..fields)
+            .map(|_| {
+                let len = self.len(small).min(300);
+                (self.text(len), self.value(small))
+            })
+            .collect()
+    }
+}
+
+/// Randomized records, created by `RESTORE` into a server that checks
+/// every payload deeply (`sanitize-dump-payload yes`), each next to a twin
+/// written field by field with `HSET`: the same fields and values, the same
+/// encoding (a listpack while the hash is small, as `HSET` makes it), the
+/// same memory, and for listpacks a byte-identical `DUMP`.
+#[tokio::test]
+async fn restored_records_are_what_hset_writes_in_content_encoding_and_memory() {
+    let redis = RedisServer::start_with_args(&["--sanitize-dump-payload", "yes"]);
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let mut conn = redis.conn().await;
+    let mut generator = Gen(0x9e37_79b9_7f4a_7c15);
+    let (mut listpacks, mut hashtables) = (0, 0);
+    for i in 0..400 {
+        let rec = generator.record();
+        let id = SessionId::parse(&format!("random{i:0>16}")).unwrap();
+        assert_eq!(
+            store.create(id.clone(), &rec, 300).await.unwrap(),
+            Some(id.clone())
+        );
+        let key = store.key(&id);
+        // The twin's key is as long: `MEMORY USAGE` counts the key too.
+        let twin = store.key(&SessionId::parse(&format!("twin{i:0>18}")).unwrap());
+        let mut hset = redis::cmd("HSET");
+        hset.arg(&twin);
+        for (k, v) in &rec {
+            hset.arg(k).arg(serde_json::to_string(v).unwrap());
+        }
+        let _: u64 = hset.query_async(&mut conn).await.unwrap();
+        let (fields, _) = redis.record(&key).await;
+        let (twin_fields, _) = redis.record(&twin).await;
+        assert_eq!(fields, twin_fields, "record {i}");
+        assert_eq!(store.load(&id).await.unwrap().as_ref(), Some(&rec));
+        let encoding = |k: String| redis::cmd("OBJECT").arg("ENCODING").arg(k).clone();
+        let ours: String = encoding(key.clone()).query_async(&mut conn).await.unwrap();
+        let theirs: String = encoding(twin.clone()).query_async(&mut conn).await.unwrap();
+        assert_eq!(ours, theirs, "record {i} of {} fields", rec.len());
+        if ours == "listpack" {
+            listpacks += 1;
+            let dump = |k: String| redis::cmd("DUMP").arg(k).clone();
+            let ours: Vec<u8> = dump(key.clone()).query_async(&mut conn).await.unwrap();
+            let theirs: Vec<u8> = dump(twin.clone()).query_async(&mut conn).await.unwrap();
+            assert_eq!(ours, theirs, "record {i}: DUMP");
+            let usage = |k: String| redis::cmd("MEMORY").arg("USAGE").arg(k).clone();
+            let ours: u64 = usage(key).query_async(&mut conn).await.unwrap();
+            let theirs: u64 = usage(twin).query_async(&mut conn).await.unwrap();
+            assert_eq!(ours, theirs, "record {i}: MEMORY USAGE");
+        } else {
+            hashtables += 1;
+        }
+    }
+    assert!(
+        listpacks > 100 && hashtables > 100,
+        "{listpacks} / {hashtables}"
+    );
+    let calls = redis.command_calls().await;
+    assert_eq!(calls_of(&calls, "restore"), 400);
+    assert_eq!(calls_of(&calls, "evalsha") + calls_of(&calls, "eval"), 0);
+}
+
 /// Redis refuses `RESTORE` for good (an ACL without it, as `-@dangerous`
 /// users have; the command renamed away): the store creates with its
 /// script instead, from the first refusal on, without asking again.

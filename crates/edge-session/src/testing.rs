@@ -267,12 +267,15 @@ pub mod conformance {
             assert!(missing.is_none(), "load of a missing id must be Ok(None)");
         }
 
-        // create then load round-trips, including unicode, nesting, numbers.
+        // create then load round-trips, including unicode, nesting, numbers:
+        // every float exactly (the shortest text that reads back as the same
+        // double, the extremes, a subnormal).
         let rec1 = record(json!({
             "data": "session_data",
             "unicode": "h\u{e9}llo \u{1f980} \"quoted\" \\ back",
             "nested": {"list": [1, 2.5, -3, true, null], "empty": {}},
             "big": 9_007_199_254_740_993_u64,
+            "floats": [0.1 + 0.2, 92.285_714_285_714_29, 646.0 / 7.0, 1e-300, -f64::MAX, 5e-324],
         }));
         let id = ok("create", store.create(fresh_id(), &rec1, ttl).await)
             .unwrap_or_else(|| panic!("create of a fresh id must succeed"));

@@ -181,6 +181,18 @@ proptest! {
         let lc = Lifecycle::start(&config, [header.as_bytes()], 0);
         prop_assert_eq!(lc.incoming_id(), Some(&id));
     }
+
+    /// Every finite double reads back as itself from the stores' JSON
+    /// texts: one field (Redis, Upstash) and a whole record (KV, cookie).
+    #[test]
+    fn every_float_survives_the_stores_json(x in any::<f64>().prop_filter("finite", |x| x.is_finite())) {
+        let value = serde_json::json!(x);
+        let text = edge_session::store::encode_field(&value).unwrap();
+        let record = edge_session::store::decode_fields([("f", &text)]).unwrap();
+        prop_assert_eq!(record["f"].as_f64(), Some(x), "{}", text);
+        let whole = edge_session::store::decode_record(edge_session::store::encode_record(&record).unwrap().as_bytes()).unwrap();
+        prop_assert_eq!(whole, record);
+    }
 }
 
 /// The `Cookie` header's pairs as the parser's documentation states them,
