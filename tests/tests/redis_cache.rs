@@ -733,3 +733,113 @@ async fn a_silent_network_cut_stops_hits_within_the_bound() {
     let line = shutdown_stats(&mut b);
     assert!(stat(&line, "flushes") >= 2, "{line}");
 }
+
+/// `PING`s Redis has answered so far (from every client).
+async fn pings(redis: &RedisServer) -> u64 {
+    e2e::redis_server::calls_of(&redis.command_calls().await, "ping")
+}
+
+/// The heartbeat pings only while loads find cached records: under a
+/// stream of hits it keeps them flowing (one ping per heartbeat), an idle
+/// store sends one ping per `IDLE_PING`, the first load after a pause reads
+/// through and the loads right after it hit again, and a silent cut of an
+/// idle store's tracking connection still empties its cache within
+/// `IDLE_PING` plus the ping timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_heartbeat_pings_while_hits_flow_and_rests_when_idle() {
+    use edge_session_tower::redis_store::IDLE_PING;
+    const PING_TIMEOUT: Duration = Duration::from_millis(300);
+    let redis = RedisServer::start();
+    let proxy = Proxy::start(redis.port());
+    let config = CacheConfig::default().with_ping_timeout(PING_TIMEOUT);
+    let heartbeat = config.heartbeat();
+    let store = RedisStore::connect_with_cache(&proxy.redis_url(), config)
+        .await
+        .unwrap();
+    let mut conn = redis.conn().await;
+    let id = SessionId::parse("heartbeat0000000000000").unwrap();
+    put(&mut conn, &store.key(&id), "a", "1", 600_000).await;
+    load_until_a_hit(&store, &id, |r| assert_eq!(r["a"], json!(1))).await;
+
+    // A second of loads: nearly all hits, and about one ping per heartbeat.
+    let (before, pinged) = (store.cache_stats().unwrap(), pings(&redis).await);
+    let start = Instant::now();
+    let mut loads = 0u64;
+    while start.elapsed() < Duration::from_secs(1) {
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["a"], json!(1));
+        loads += 1;
+    }
+    let busy = start.elapsed();
+    let (after, sent) = (store.cache_stats().unwrap(), pings(&redis).await - pinged);
+    let hits = after.hits - before.hits;
+    assert!(hits * 10 >= loads * 9, "{hits} hits of {loads} loads");
+    let ticks = busy.as_nanos() / heartbeat.as_nanos();
+    assert!(
+        u128::from(sent) * 4 >= ticks,
+        "{sent} pings in {busy:?} of hits (heartbeat {heartbeat:?})"
+    );
+
+    // Three idle seconds: a ping per IDLE_PING, not one per heartbeat.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let pinged = pings(&redis).await;
+    let idle = Duration::from_secs(3);
+    tokio::time::sleep(idle).await;
+    let sent = pings(&redis).await - pinged;
+    let most = idle.as_millis() / IDLE_PING.as_millis() + 1;
+    assert!(
+        (1..=most as u64).contains(&sent),
+        "{sent} pings in {idle:?} idle"
+    );
+
+    // After the pause the cached record's proof is old: the first load
+    // reads it through (and wakes the heartbeat), the loads after it hit.
+    let before = store.cache_stats().unwrap();
+    assert_eq!(store.load(&id).await.unwrap().unwrap()["a"], json!(1));
+    let first = store.cache_stats().unwrap();
+    assert_eq!(
+        (first.hits, first.misses),
+        (before.hits, before.misses + 1),
+        "{first:?}"
+    );
+    load_until_a_hit(&store, &id, |r| assert_eq!(r["a"], json!(1))).await;
+
+    // A miss's answer is a proof like a ping's: after a pause, a new key's
+    // read (which wakes nobody: nothing was cached) lets the next load hit
+    // with no ping answered in between. Counted over trials: a slow machine
+    // may take longer than the bound between the two loads.
+    let mut proven_by_the_read = 0;
+    for trial in 0..20 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let id = SessionId::parse(&format!("readproof{trial:013}")).unwrap();
+        put(&mut conn, &store.key(&id), "t", &trial.to_string(), 600_000).await;
+        let (hits, pinged) = (store.cache_stats().unwrap().hits, pings(&redis).await);
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["t"], json!(trial));
+        let quiet = pings(&redis).await == pinged;
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["t"], json!(trial));
+        if quiet && store.cache_stats().unwrap().hits == hits + 1 {
+            proven_by_the_read += 1;
+        }
+    }
+    assert!(proven_by_the_read > 0, "no hit right after a read");
+
+    // Idle again, then nothing passes to Redis and nothing is closed: the
+    // idle ping times out and the cache empties itself, with no load.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let flushes = store.cache_stats().unwrap().flushes;
+    proxy.freeze();
+    let cut = Instant::now();
+    loop {
+        let stats = store.cache_stats().unwrap();
+        if stats.flushes > flushes {
+            assert_eq!(stats.entries, 0, "{stats:?}");
+            break;
+        }
+        assert!(
+            cut.elapsed() < IDLE_PING + PING_TIMEOUT + Duration::from_millis(500),
+            "the cache was not emptied {:?} after the cut: {stats:?}",
+            cut.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    proxy.thaw();
+}

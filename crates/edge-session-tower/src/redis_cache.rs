@@ -15,19 +15,24 @@
 //!   reply fills the cache only if its own mark is still there. A reply that
 //!   raced a write is served to its request (it was true when Redis read
 //!   it) but never cached. This is the race redis-rs's `cache-aio` loses.
-//! * **Bounded staleness, by heartbeat.** A background task pings the
-//!   tracking connection every `heartbeat`. A hit is served only if a ping
-//!   *sent* at most `max_staleness` ago has been answered on the connection
-//!   the entry was read through: Redis answered that ping after every write
-//!   it had applied before the ping was sent, and the invalidations for
-//!   those writes came first on the stream. So a hit reflects every write,
-//!   delete or expiry Redis applied more than `max_staleness` before it,
-//!   whoever made it (another server, a worker over Upstash REST,
-//!   `redis-cli`). A dead, restarted, killed or silently cut connection stops
-//!   answering pings, so hits stop within `max_staleness`; the cache is
-//!   emptied when the connection is seen to fail (at once on a close, after
-//!   the ping timeout on a silent cut) and refilled only through a new
-//!   tracking connection.
+//! * **Bounded staleness, by heartbeat.** A hit is served only if a
+//!   command *sent* at most `max_staleness` ago has been answered on the
+//!   connection the entry was read through (a heartbeat `PING`, or a miss's
+//!   own read): Redis answered it after every write it had applied before
+//!   it was sent, and the invalidations for those writes came first on the
+//!   stream. So a hit reflects every write, delete or expiry Redis applied
+//!   more than `max_staleness` before it, whoever made it (another server,
+//!   a worker over Upstash REST, `redis-cli`). A dead, restarted, killed or
+//!   silently cut connection stops answering, so hits stop within
+//!   `max_staleness`; the cache is emptied when the connection is seen to
+//!   fail (at once on a close, after the ping timeout on a silent cut) and
+//!   refilled only through a new tracking connection.
+//! * **Pings on demand.** A background task pings every `heartbeat` (a
+//!   quarter of the bound) while loads find cached records, so hits keep
+//!   flowing; when none did since its last ping, it waits for one (a load
+//!   wakes it) and pings once per [`IDLE_PING`] meanwhile. An idle server
+//!   sends Redis one ping a second, not one per `heartbeat`, and notices a
+//!   silent cut within `IDLE_PING` plus the ping timeout.
 //! * **Logouts stick everywhere.** A delete (logout), an id change
 //!   (login) or a write that removes keys (`remove("user")`) made through a
 //!   caching store is acknowledged only `max_staleness` after Redis applied
@@ -44,12 +49,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use edge_session::{Error, Record};
 use redis::aio::MultiplexedConnection;
+use tokio::sync::Notify;
 
 use crate::redis_store::{load_error, record_of};
 use redis::{
@@ -57,6 +63,11 @@ use redis::{
 };
 
 const SHARDS: usize = 16;
+
+/// How often the heartbeat pings while no load finds a cached record: it
+/// keeps a silent cut of an idle tracking connection from going unnoticed
+/// (the cache is emptied within this plus the ping timeout).
+pub const IDLE_PING: Duration = Duration::from_secs(1);
 
 /// Settings of the Redis store's local cache
 /// ([`RedisStore::connect_with_cache`](crate::RedisStore::connect_with_cache)).
@@ -151,8 +162,10 @@ impl CacheConfig {
         self.max_staleness
     }
 
-    /// The interval between heartbeat pings: a quarter of the bound, at
-    /// least 1 ms.
+    /// The interval between heartbeat pings while loads find cached
+    /// records: a quarter of the bound, at least 1 ms. With no such load
+    /// since the last ping, the heartbeat pings once per [`IDLE_PING`]
+    /// until one comes.
     pub fn heartbeat(&self) -> Duration {
         (self.max_staleness / 4).max(Duration::from_millis(1))
     }
@@ -292,6 +305,11 @@ pub(crate) struct Tracker {
     generation: AtomicU64,
     health: Mutex<Health>,
     tokens: AtomicU64,
+    /// A load found a cached record since the heartbeat's last ping: hits
+    /// want fresh pings.
+    wanted: AtomicBool,
+    /// Wakes the heartbeat when `wanted` is set while it waits.
+    wake: Arc<Notify>,
     config: CacheConfig,
     client: redis::Client,
     counters: Counters,
@@ -352,6 +370,8 @@ impl Tracker {
                 conn: None,
             }),
             tokens: AtomicU64::new(0),
+            wanted: AtomicBool::new(false),
+            wake: Arc::new(Notify::new()),
             config,
             client,
             counters: Counters::default(),
@@ -378,6 +398,24 @@ impl Tracker {
         confirmed != 0 && now.saturating_sub(confirmed) <= bound
     }
 
+    /// Tells the heartbeat that loads find cached records (one store per
+    /// heartbeat at most: the flag is read first).
+    fn want(&self) {
+        if !self.wanted.load(Ordering::Relaxed) && !self.wanted.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// A command sent at `sent` on the connection of `generation` was
+    /// answered: if that connection is still the live one, hits may be
+    /// served until `max_staleness` after `sent`.
+    fn confirm(&self, generation: u64, sent: u64) {
+        let health = lock(&self.health);
+        if health.generation == generation && health.alive {
+            self.confirmed.fetch_max(sent.max(1), Ordering::AcqRel);
+        }
+    }
+
     /// Looks `key` up; on a miss, marks it as being fetched.
     pub(crate) fn lookup(&self, key: &str) -> Lookup {
         let now = self.now();
@@ -392,11 +430,18 @@ impl Tracker {
                     expires,
                     generation: g,
                     ..
-                }) if fresh && *g == generation && *expires > now => {
-                    let record = record.clone();
+                }) if *g == generation && *expires > now => {
+                    if fresh {
+                        let record = record.clone();
+                        drop(shard);
+                        self.want();
+                        self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                        return Lookup::Hit(record);
+                    }
+                    // A hit but for an old proof: read it through (its
+                    // answer is a proof too) and have the heartbeat ping.
                     drop(shard);
-                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                    return Lookup::Hit(record);
+                    self.want();
                 }
                 Some(Slot::Written { at }) if now.saturating_sub(*at) < cooldown => {
                     drop(shard);
@@ -452,6 +497,9 @@ impl Tracker {
                 return Err(load_error(e));
             }
         };
+        // Answered like a ping: every invalidation Redis owed this
+        // connection before the read was applied before this reply.
+        self.confirm(generation, sent);
         let record = match record_of(&hash) {
             Ok(Some(record)) => record,
             Ok(None) => {
@@ -628,6 +676,8 @@ impl Tracker {
         health.conn = None;
         self.confirmed.store(0, Ordering::Release);
         self.flush();
+        // An idle heartbeat reconnects now, not at its next idle ping.
+        self.wake.notify_one();
     }
 
     /// Makes a new tracking connection and puts it in place (a new
@@ -684,10 +734,7 @@ impl Tracker {
         .await;
         match pong {
             Ok(Ok(())) => {
-                let health = lock(&self.health);
-                if health.generation == generation && health.alive {
-                    self.confirmed.fetch_max(sent.max(1), Ordering::AcqRel);
-                }
+                self.confirm(generation, sent);
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -731,32 +778,39 @@ fn text_len(value: &Value) -> usize {
     }
 }
 
-/// Pings every `heartbeat`; after a failure, empties the cache and
+/// Pings every `heartbeat` while loads find cached records, else once per
+/// [`IDLE_PING`] (a load wakes it); after a failure, empties the cache and
 /// reconnects (100 ms to 2 s apart). Ends when the last store handle is
 /// dropped.
 async fn heartbeat(tracker: Weak<Tracker>) {
     let mut backoff = Duration::from_millis(100);
     let in_flight = Arc::new(tokio::sync::Semaphore::new(4));
+    // The first ping was sent by `start`: the heartbeat begins idle.
+    let mut ping = false;
     loop {
         let Some(t) = tracker.upgrade() else { return };
         let interval = t.config.heartbeat();
         let alive = lock(&t.health).alive;
+        let wake = t.wake.clone();
         let wait = if !alive {
             match t.connect().await {
                 Ok(()) => {
                     backoff = Duration::from_millis(100);
-                    interval
+                    Some(interval)
                 }
                 Err(e) => {
                     tracing::warn!("edge-session: the cache's tracking connection: {e}");
                     backoff = (backoff * 2).min(Duration::from_secs(2));
-                    backoff
+                    Some(backoff)
                 }
             }
         } else {
+            let wanted = t.wanted.swap(false, Ordering::AcqRel);
             // Pings overlap (at most 4 in flight): under load a slow answer
             // does not delay the next ping, so hits keep flowing.
-            if let Ok(permit) = in_flight.clone().try_acquire_owned() {
+            if (wanted || ping)
+                && let Ok(permit) = in_flight.clone().try_acquire_owned()
+            {
                 let t = t.clone();
                 tokio::spawn(async move {
                     if let Err(e) = t.ping().await {
@@ -765,9 +819,19 @@ async fn heartbeat(tracker: Weak<Tracker>) {
                     drop(permit);
                 });
             }
-            interval
+            // Idle: wait for a load that finds a cached record (its
+            // `want` leaves a permit if it comes before this wait).
+            wanted.then_some(interval)
         };
         drop(t);
-        tokio::time::sleep(wait).await;
+        ping = match wait {
+            Some(wait) => {
+                tokio::time::sleep(wait).await;
+                false
+            }
+            None => tokio::time::timeout(IDLE_PING, wake.notified())
+                .await
+                .is_err(),
+        };
     }
 }

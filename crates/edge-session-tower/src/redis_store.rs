@@ -16,7 +16,7 @@ use redis::{
     Cmd, ErrorKind, FromRedisValue, RedisWrite, Script, ServerErrorKind, ToRedisArgs, Value,
 };
 
-pub use crate::redis_cache::{CacheConfig, CacheStats};
+pub use crate::redis_cache::{CacheConfig, CacheStats, IDLE_PING};
 use crate::redis_cache::{Lookup, Tracker};
 
 /// The key prefix used unless [`RedisStore::with_prefix`] says otherwise.
