@@ -3,6 +3,12 @@
 //!
 //! `cargo bench -p edge-session --bench engine` runs criterion, then prints
 //! a summary table with the ratios from criterion's own estimates.
+//!
+//! On a machine too noisy for time (a shared VM), count instructions
+//! instead: with `ENGINE_ITERATIONS=N` the bench runs each case N times
+//! without criterion, one case per `ENGINE_CASE` (a case's name below), so
+//! `valgrind --tool=callgrind` gives its exact instruction count:
+//! `scripts/bench-instructions.sh` prints instructions per request.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 #[cfg(target_arch = "wasm32")]
@@ -20,7 +26,7 @@ mod native {
     use std::time::Duration;
 
     use criterion::Criterion;
-    use edge_session::adapter::{Action, Lifecycle};
+    use edge_session::adapter::{Action, Commit, Lifecycle};
     use edge_session::testing::block_on_ready;
     use edge_session::{MemoryStore, SessionConfig};
     use hmac::{Hmac, KeyInit, Mac};
@@ -57,6 +63,29 @@ mod native {
         let cookie = set_cookie.split(';').next().unwrap().to_string();
         let header = format!("theme=dark; {cookie}; lang=en");
 
+        if let Ok(n) = std::env::var("ENGINE_ITERATIONS") {
+            let n: u64 = n.parse().unwrap();
+            let case = std::env::var("ENGINE_CASE").unwrap_or_default();
+            for i in 0..n {
+                match case.as_str() {
+                    "hmac_sha256_of_cookie" => {
+                        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(SECRET).unwrap();
+                        mac.update(black_box(cookie.as_bytes()));
+                        black_box(mac.finalize().into_bytes());
+                    }
+                    "request_untouched" => {
+                        black_box(untouched(&config, &store, &header, t));
+                    }
+                    "request_changed" => {
+                        black_box(changed(&config, &store, &header, t, i));
+                    }
+                    "none" => {}
+                    other => panic!("unknown ENGINE_CASE {other:?}"),
+                }
+            }
+            return;
+        }
+
         let mut c = Criterion::default()
             .output_directory(&out_dir())
             .warm_up_time(Duration::from_secs(1))
@@ -73,31 +102,14 @@ mod native {
         });
 
         group.bench_function("request_untouched", |b| {
-            b.iter(|| {
-                let mut lc = Lifecycle::start(&config, [black_box(header.as_bytes())], t);
-                block_on_ready(async {
-                    let s = lc.load(&store).await.unwrap();
-                    black_box(s.get::<String>("data").unwrap());
-                });
-                let commit = block_on_ready(lc.commit(&config, &store, t)).unwrap();
-                debug_assert_eq!(commit.action, Action::None);
-                black_box(commit)
-            })
+            b.iter(|| untouched(&config, &store, &header, t))
         });
 
         let mut n = 0u64;
         group.bench_function("request_changed", |b| {
             b.iter(|| {
                 n += 1;
-                let mut lc = Lifecycle::start(&config, [black_box(header.as_bytes())], t);
-                block_on_ready(async {
-                    let s = lc.load(&store).await.unwrap();
-                    black_box(s.get::<String>("data").unwrap());
-                    s.insert("n", n).unwrap();
-                });
-                let commit = block_on_ready(lc.commit(&config, &store, t)).unwrap();
-                debug_assert_eq!(commit.action, Action::Saved);
-                black_box(commit)
+                changed(&config, &store, &header, t, n)
             })
         });
 
@@ -110,6 +122,37 @@ mod native {
         group.finish();
         c.final_summary();
         summary();
+    }
+
+    /// A request that reads the session and leaves it untouched.
+    fn untouched(config: &SessionConfig, store: &MemoryStore, header: &str, t: u64) -> Commit {
+        let mut lc = Lifecycle::start(config, [black_box(header.as_bytes())], t);
+        block_on_ready(async {
+            let s = lc.load(store).await.unwrap();
+            black_box(s.get::<String>("data").unwrap());
+        });
+        let commit = block_on_ready(lc.commit(config, store, t)).unwrap();
+        debug_assert_eq!(commit.action, Action::None);
+        commit
+    }
+
+    /// A request that reads the session and writes one key (`n`).
+    fn changed(
+        config: &SessionConfig,
+        store: &MemoryStore,
+        header: &str,
+        t: u64,
+        n: u64,
+    ) -> Commit {
+        let mut lc = Lifecycle::start(config, [black_box(header.as_bytes())], t);
+        block_on_ready(async {
+            let s = lc.load(store).await.unwrap();
+            black_box(s.get::<String>("data").unwrap());
+            s.insert("n", n).unwrap();
+        });
+        let commit = block_on_ready(lc.commit(config, store, t)).unwrap();
+        debug_assert_eq!(commit.action, Action::Saved);
+        commit
     }
 
     fn mean_ns(name: &str) -> Option<f64> {

@@ -69,7 +69,7 @@ pub fn encode(keys: &KeyRing, name: &str, id: &SessionId, expires: u64) -> Strin
 
 /// An upper bound of the encoded value's length (either version).
 pub(crate) fn encoded_len(id: &SessionId) -> usize {
-    FORMAT_VERSION.len() + id.as_str().len() + 2 + 20 + 1 + 20 + 1 + 21 + 1 + TAG_B64_LEN
+    FORMAT_VERSION.len() + id.as_bytes().len() + 2 + 20 + 1 + 20 + 1 + 21 + 1 + TAG_B64_LEN
 }
 
 /// Appends the signed value for cookie `name`: v1 when `deadline` and

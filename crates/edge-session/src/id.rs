@@ -77,9 +77,13 @@ impl SessionId {
         is_valid_id(s.as_bytes()).then(|| Self::from_valid(s))
     }
 
-    /// Wraps bytes already checked by `is_valid_id` (ASCII, so UTF-8).
+    /// Wraps bytes already checked by `is_valid_id` (ASCII, so UTF-8; the
+    /// generated shape is copied without a second check).
     pub(crate) fn from_checked(s: &[u8]) -> Option<Self> {
-        core::str::from_utf8(s).ok().map(Self::from_valid)
+        match <[u8; GENERATED_LEN]>::try_from(s) {
+            Ok(text) => Some(SessionId(Repr::Generated(text))),
+            Err(_) => core::str::from_utf8(s).ok().map(Self::from_valid),
+        }
     }
 
     /// Wraps a valid id, inline if it has the generated shape.
@@ -101,7 +105,7 @@ impl SessionId {
     }
 
     /// The id's bytes (its text, without the UTF-8 check).
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Generated(text) => text,
             Repr::Other(text) => text.as_bytes(),
@@ -133,16 +137,27 @@ impl Ord for SessionId {
 
 impl core::hash::Hash for SessionId {
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
-        // Exactly the text's hash, as the `String` it once was.
-        self.as_str().hash(state);
+        // What `str`'s hash writes (the bytes, then 0xff), without the
+        // UTF-8 check `as_str` makes.
+        state.write(self.as_bytes());
+        state.write_u8(0xff);
     }
 }
 
+/// Which bytes an id may hold: base64url's alphabet.
+const ID_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_';
+        b += 1;
+    }
+    table
+};
+
 pub(crate) fn is_valid_id(s: &[u8]) -> bool {
-    !s.is_empty()
-        && s.len() <= MAX_ID_LEN
-        && s.iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !s.is_empty() && s.len() <= MAX_ID_LEN && s.iter().all(|&b| ID_BYTE[usize::from(b)])
 }
 
 impl fmt::Debug for SessionId {

@@ -19,7 +19,7 @@ pub const DEFAULT_KEY_PREFIX: &str = "session:";
 /// definition of the wire format's keys, shared by every server-side store so
 /// a native server and a worker find each other's records.
 pub fn record_key(prefix: &str, id: &SessionId) -> alloc::string::String {
-    let mut key = alloc::string::String::with_capacity(prefix.len() + id.as_str().len());
+    let mut key = alloc::string::String::with_capacity(prefix.len() + id.as_bytes().len());
     key.push_str(prefix);
     key.push_str(id.as_str());
     key
