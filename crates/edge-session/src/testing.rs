@@ -276,6 +276,11 @@ pub mod conformance {
             "nested": {"list": [1, 2.5, -3, true, null], "empty": {}},
             "big": 9_007_199_254_740_993_u64,
             "floats": [0.1 + 0.2, 92.285_714_285_714_29, 646.0 / 7.0, 1e-300, -f64::MAX, 5e-324],
+            // Any text is a key: empty, controls, separators, non-ASCII.
+            "": "empty key",
+            "\u{0}nul\r\n": 1,
+            "a.b:c=d;e \"f\" \\": 2,
+            "cl\u{e9} \u{1f36a}": 3,
         }));
         let id = ok("create", store.create(fresh_id(), &rec1, ttl).await)
             .unwrap_or_else(|| panic!("create of a fresh id must succeed"));
