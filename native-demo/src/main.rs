@@ -215,7 +215,7 @@ where
     request_log::flush();
     if let Some(stats) = cached.as_ref().and_then(RedisStore::cache_stats) {
         println!(
-            "native-demo: cache: hits {} misses {} bypassed {} after_write {} raced {} invalidations {} flushes {} connections {}",
+            "native-demo: cache: hits {} misses {} bypassed {} after_write {} raced {} invalidations {} flushes {} connections {} pings {}",
             stats.hits,
             stats.misses,
             stats.bypassed,
@@ -223,7 +223,8 @@ where
             stats.raced,
             stats.invalidations,
             stats.flushes,
-            stats.connections
+            stats.connections,
+            stats.pings
         );
     }
     println!("native-demo: shutting down");

@@ -739,12 +739,13 @@ async fn pings(redis: &RedisServer) -> u64 {
     e2e::redis_server::calls_of(&redis.command_calls().await, "ping")
 }
 
-/// The heartbeat pings only while loads find cached records: under a
-/// stream of hits it keeps them flowing (one ping per heartbeat), an idle
-/// store sends one ping per `IDLE_PING`, the first load after a pause reads
-/// through and the loads right after it hit again, and a silent cut of an
-/// idle store's tracking connection still empties its cache within
-/// `IDLE_PING` plus the ping timeout.
+/// The heartbeat pings only while hits are served: under a stream of hits
+/// it keeps them flowing, an idle store sends one ping per `IDLE_PING`,
+/// the first load after a pause reads through and the loads right after it
+/// hit again (a read's answer is a proof, like a ping's), loads further
+/// apart than the bound read through without setting pings off, and a
+/// silent cut of an idle store's tracking connection still empties its
+/// cache within `IDLE_PING` plus the ping timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_heartbeat_pings_while_hits_flow_and_rests_when_idle() {
     use edge_session_tower::redis_store::IDLE_PING;
@@ -761,7 +762,8 @@ async fn the_heartbeat_pings_while_hits_flow_and_rests_when_idle() {
     put(&mut conn, &store.key(&id), "a", "1", 600_000).await;
     load_until_a_hit(&store, &id, |r| assert_eq!(r["a"], json!(1))).await;
 
-    // A second of loads: nearly all hits, and about one ping per heartbeat.
+    // A second of loads: nearly all hits, and the heartbeat pinging (one
+    // ping per heartbeat on a quiet machine; one per 8 is asked here).
     let (before, pinged) = (store.cache_stats().unwrap(), pings(&redis).await);
     let start = Instant::now();
     let mut loads = 0u64;
@@ -775,7 +777,7 @@ async fn the_heartbeat_pings_while_hits_flow_and_rests_when_idle() {
     assert!(hits * 10 >= loads * 9, "{hits} hits of {loads} loads");
     let ticks = busy.as_nanos() / heartbeat.as_nanos();
     assert!(
-        u128::from(sent) * 4 >= ticks,
+        u128::from(sent) * 8 >= ticks,
         "{sent} pings in {busy:?} of hits (heartbeat {heartbeat:?})"
     );
 
@@ -791,17 +793,37 @@ async fn the_heartbeat_pings_while_hits_flow_and_rests_when_idle() {
         "{sent} pings in {idle:?} idle"
     );
 
-    // After the pause the cached record's proof is old: the first load
-    // reads it through (and wakes the heartbeat), the loads after it hit.
-    let before = store.cache_stats().unwrap();
-    assert_eq!(store.load(&id).await.unwrap().unwrap()["a"], json!(1));
-    let first = store.cache_stats().unwrap();
-    assert_eq!(
-        (first.hits, first.misses),
-        (before.hits, before.misses + 1),
-        "{first:?}"
-    );
+    // After the pause the cached record's proof is old: a load reads it
+    // through (unless an idle ping was answered just before it: then it
+    // hits, so a few tries), and the loads after it hit again.
+    let mut read_through = false;
+    for attempt in 0..5 {
+        if attempt > 0 {
+            tokio::time::sleep(IDLE_PING / 3).await;
+        }
+        let before = store.cache_stats().unwrap();
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["a"], json!(1));
+        let after = store.cache_stats().unwrap();
+        if (after.hits, after.misses) == (before.hits, before.misses + 1) {
+            read_through = true;
+            break;
+        }
+    }
+    assert!(read_through, "{:?}", store.cache_stats());
     load_until_a_hit(&store, &id, |r| assert_eq!(r["a"], json!(1))).await;
+
+    // Loads further apart than the bound: each reads through (its proof is
+    // always too old), and they do not set the heartbeat pinging (before,
+    // ~800 pings a second kept such loads hitting).
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (before, pinged) = (store.cache_stats().unwrap(), pings(&redis).await);
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(store.load(&id).await.unwrap().unwrap()["a"], json!(1));
+    }
+    let (after, sent) = (store.cache_stats().unwrap(), pings(&redis).await - pinged);
+    assert!(after.misses - before.misses >= 27, "{before:?} {after:?}");
+    assert!(sent <= 5, "{sent} pings for 30 loads 20 ms apart");
 
     // A miss's answer is a proof like a ping's: after a pause, a new key's
     // read (which wakes nobody: nothing was cached) lets the next load hit
@@ -812,11 +834,14 @@ async fn the_heartbeat_pings_while_hits_flow_and_rests_when_idle() {
         tokio::time::sleep(Duration::from_millis(30)).await;
         let id = SessionId::parse(&format!("readproof{trial:013}")).unwrap();
         put(&mut conn, &store.key(&id), "t", &trial.to_string(), 600_000).await;
-        let (hits, pinged) = (store.cache_stats().unwrap().hits, pings(&redis).await);
+        let before = store.cache_stats().unwrap();
         assert_eq!(store.load(&id).await.unwrap().unwrap()["t"], json!(trial));
-        let quiet = pings(&redis).await == pinged;
         assert_eq!(store.load(&id).await.unwrap().unwrap()["t"], json!(trial));
-        if quiet && store.cache_stats().unwrap().hits == hits + 1 {
+        // No ping was answered until after the second load (a ping is
+        // counted before it confirms): its hit rests on the first load's
+        // answer alone.
+        let after = store.cache_stats().unwrap();
+        if after.pings == before.pings && after.hits == before.hits + 1 {
             proven_by_the_read += 1;
         }
     }

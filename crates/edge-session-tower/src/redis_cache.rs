@@ -27,12 +27,16 @@
 //!   `max_staleness`; the cache is emptied when the connection is seen to
 //!   fail (at once on a close, after the ping timeout on a silent cut) and
 //!   refilled only through a new tracking connection.
-//! * **Pings on demand.** A background task pings every `heartbeat` (a
-//!   quarter of the bound) while loads find cached records, so hits keep
-//!   flowing; when none did since its last ping, it waits for one (a load
-//!   wakes it) and pings once per [`IDLE_PING`] meanwhile. An idle server
-//!   sends Redis one ping a second, not one per `heartbeat`, and notices a
-//!   silent cut within `IDLE_PING` plus the ping timeout.
+//! * **Pings while hits flow.** A background task pings every `heartbeat`
+//!   (a quarter of the bound) while hits are served, so they keep flowing;
+//!   with no hit since its last tick it waits for one (a hit wakes it) and
+//!   pings once per [`IDLE_PING`] meanwhile. A cached record whose proof is
+//!   too old is read through, and that answer lets the loads after it hit.
+//!   So an idle server sends Redis one ping a second, not one per
+//!   `heartbeat`; a server whose loads come more than the bound apart reads
+//!   through instead of paying ~800 pings a second for its hits; and a
+//!   silent cut is noticed within `IDLE_PING` plus the ping timeout when no
+//!   hits flow (at once when a read through the connection times out).
 //! * **Logouts stick everywhere.** A delete (logout), an id change
 //!   (login) or a write that removes keys (`remove("user")`) made through a
 //!   caching store is acknowledged only `max_staleness` after Redis applied
@@ -64,9 +68,9 @@ use redis::{
 
 const SHARDS: usize = 16;
 
-/// How often the heartbeat pings while no load finds a cached record: it
-/// keeps a silent cut of an idle tracking connection from going unnoticed
-/// (the cache is emptied within this plus the ping timeout).
+/// How often the heartbeat pings while no hits are served: it keeps a
+/// silent cut of a tracking connection from going unnoticed (the cache is
+/// emptied within this plus the ping timeout).
 pub const IDLE_PING: Duration = Duration::from_secs(1);
 
 /// Settings of the Redis store's local cache
@@ -162,10 +166,9 @@ impl CacheConfig {
         self.max_staleness
     }
 
-    /// The interval between heartbeat pings while loads find cached
-    /// records: a quarter of the bound, at least 1 ms. With no such load
-    /// since the last ping, the heartbeat pings once per [`IDLE_PING`]
-    /// until one comes.
+    /// The interval between heartbeat pings while hits are served: a
+    /// quarter of the bound, at least 1 ms. With no hit since its last
+    /// tick, the heartbeat pings once per [`IDLE_PING`] until one comes.
     pub fn heartbeat(&self) -> Duration {
         (self.max_staleness / 4).max(Duration::from_millis(1))
     }
@@ -194,6 +197,9 @@ pub struct CacheStats {
     pub flushes: u64,
     /// Tracking connections made (1 unless one was lost).
     pub connections: u64,
+    /// Heartbeat pings answered (one per heartbeat while hits are served,
+    /// one per [`IDLE_PING`] otherwise).
+    pub pings: u64,
     /// Records in the cache now.
     pub entries: u64,
 }
@@ -292,6 +298,7 @@ struct Counters {
     raced: AtomicU64,
     flushes: AtomicU64,
     connections: AtomicU64,
+    pings: AtomicU64,
 }
 
 /// The cache and its tracking connection.
@@ -299,20 +306,28 @@ pub(crate) struct Tracker {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     origin: Instant,
-    /// When (ns since origin) the newest answered ping of the current
-    /// generation was sent; 0 when none is.
+    /// When (ns since origin) the newest answered command of the current
+    /// generation's tracking connection (a ping, a miss's read) was sent;
+    /// 0 when none is.
     confirmed: AtomicU64,
     generation: AtomicU64,
     health: Mutex<Health>,
     tokens: AtomicU64,
-    /// A load found a cached record since the heartbeat's last ping: hits
-    /// want fresh pings.
+    /// A hit was served since the heartbeat's last tick: hits want fresh
+    /// pings.
     wanted: AtomicBool,
     /// Wakes the heartbeat when `wanted` is set while it waits.
     wake: Arc<Notify>,
     config: CacheConfig,
     client: redis::Client,
     counters: Counters,
+}
+
+impl Drop for Tracker {
+    fn drop(&mut self) {
+        // An idle heartbeat ends now, not at its next idle ping.
+        self.wake.notify_one();
+    }
 }
 
 impl fmt::Debug for Tracker {
@@ -398,7 +413,7 @@ impl Tracker {
         confirmed != 0 && now.saturating_sub(confirmed) <= bound
     }
 
-    /// Tells the heartbeat that loads find cached records (one store per
+    /// Tells the heartbeat that hits are being served (one store per
     /// heartbeat at most: the flag is read first).
     fn want(&self) {
         if !self.wanted.load(Ordering::Relaxed) && !self.wanted.swap(true, Ordering::AcqRel) {
@@ -430,18 +445,16 @@ impl Tracker {
                     expires,
                     generation: g,
                     ..
-                }) if *g == generation && *expires > now => {
-                    if fresh {
-                        let record = record.clone();
-                        drop(shard);
-                        self.want();
-                        self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                        return Lookup::Hit(record);
-                    }
-                    // A hit but for an old proof: read it through (its
-                    // answer is a proof too) and have the heartbeat ping.
+                }) if fresh && *g == generation && *expires > now => {
+                    let record = record.clone();
                     drop(shard);
+                    // Hits keep the heartbeat pinging. A cached record
+                    // whose proof is too old is read through instead: that
+                    // answer is a proof too, and the hits after it wake
+                    // the heartbeat.
                     self.want();
+                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    return Lookup::Hit(record);
                 }
                 Some(Slot::Written { at }) if now.saturating_sub(*at) < cooldown => {
                     drop(shard);
@@ -494,6 +507,11 @@ impl Tracker {
             Ok(reply) => reply,
             Err(e) => {
                 self.abandon(key, token);
+                // A read that timed out or broke is a connection the
+                // heartbeat may not be pinging (no hits): lose it now.
+                if e.is_timeout() || e.is_io_error() || e.is_connection_dropped() {
+                    self.lost(generation);
+                }
                 return Err(load_error(e));
             }
         };
@@ -734,6 +752,9 @@ impl Tracker {
         .await;
         match pong {
             Ok(Ok(())) => {
+                // Counted before it confirms: a hit it made possible is
+                // never seen before the count.
+                self.counters.pings.fetch_add(1, Ordering::Relaxed);
                 self.confirm(generation, sent);
                 Ok(())
             }
@@ -762,6 +783,7 @@ impl Tracker {
             raced: c.raced.load(Ordering::Relaxed),
             flushes: c.flushes.load(Ordering::Relaxed),
             connections: c.connections.load(Ordering::Relaxed),
+            pings: c.pings.load(Ordering::Relaxed),
             entries: self.shards.iter().map(|s| lock(s).ready as u64).sum(),
         }
     }
@@ -778,8 +800,8 @@ fn text_len(value: &Value) -> usize {
     }
 }
 
-/// Pings every `heartbeat` while loads find cached records, else once per
-/// [`IDLE_PING`] (a load wakes it); after a failure, empties the cache and
+/// Pings every `heartbeat` while hits are served, else once per
+/// [`IDLE_PING`] (a hit wakes it); after a failure, empties the cache and
 /// reconnects (100 ms to 2 s apart). Ends when the last store handle is
 /// dropped.
 async fn heartbeat(tracker: Weak<Tracker>) {
@@ -819,8 +841,8 @@ async fn heartbeat(tracker: Weak<Tracker>) {
                     drop(permit);
                 });
             }
-            // Idle: wait for a load that finds a cached record (its
-            // `want` leaves a permit if it comes before this wait).
+            // No hit since the last tick: wait for one (its `want` leaves a
+            // permit if it comes before this wait).
             wanted.then_some(interval)
         };
         drop(t);
