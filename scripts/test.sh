@@ -131,7 +131,7 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     new_sessions_are_created_by_restore_and_read_back_whole create_falls_back_to_its_script_when_restore_is_refused \
     stores::dump_payload_checksum_is_redis_crc64 a_failed_restore_does_not_turn_restore_off \
     restored_records_are_what_hset_writes_in_content_encoding_and_memory every_float_survives_the_stores_json \
-    the_heartbeat_pings_while_hits_flow_and_rests_when_idle \
+    the_heartbeat_pings_while_hits_flow_and_rests_when_idle random_updates_in_redis_match_apply_to \
     expiry::lifetimes_past_the_year_9999_are_capped_in_the_cookie_and_the_store; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
 done

@@ -730,3 +730,95 @@ async fn a_failed_restore_does_not_turn_restore_off() {
         "{after:?}"
     );
 }
+
+/// Random change sets (sets, removes, increments at the `i64` edges, on
+/// integers, floats, texts, big numbers and missing keys) applied by the
+/// update script in Redis give exactly what [`Changes::apply_to`] (the
+/// contract every store follows) gives on the same record; a record left
+/// empty is gone.
+#[tokio::test]
+async fn random_updates_in_redis_match_apply_to() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let mut generator = Gen(0x2545_f491_4f6c_dd1d);
+    const KEYS: [&str; 6] = ["a", "b", "n", "", "ключ", "x.y"];
+    let edge = |g: &mut Gen| -> i64 {
+        match g.below(6) {
+            0 => i64::MAX,
+            1 => i64::MIN,
+            2 => i64::MAX - g.below(3) as i64,
+            3 => i64::MIN + g.below(3) as i64,
+            _ => g.below(20) as i64 - 10,
+        }
+    };
+    let value = |g: &mut Gen| -> serde_json::Value {
+        match g.below(7) {
+            0 | 1 => json!(edge(g)),
+            2 => json!(u64::MAX - g.below(3)),
+            3 => json!(g.below(100) as f64 / 4.0),
+            4 => json!(g.below(10).to_string()),
+            5 => json!({"n": 1}),
+            _ => json!(null),
+        }
+    };
+    let (mut emptied, mut overflowed) = (0, 0);
+    for trial in 0..400 {
+        let id = SessionId::parse(&format!("randomupdate{trial:010}")).unwrap();
+        let mut expected = Record::new();
+        for _ in 0..1 + generator.below(4) {
+            let key = KEYS[generator.below(KEYS.len() as u64) as usize];
+            expected.insert(key.into(), value(&mut generator));
+        }
+        assert!(
+            store
+                .create(id.clone(), &expected, 300)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        for _ in 0..3 {
+            let mut changes = Changes::default();
+            for _ in 0..1 + generator.below(5) {
+                let key = KEYS[generator.below(KEYS.len() as u64) as usize];
+                match generator.below(6) {
+                    0 => changes.set(key, value(&mut generator)),
+                    1 | 2 => changes.remove(key),
+                    _ => changes.increment(key, edge(&mut generator)),
+                }
+            }
+            let before = expected.clone();
+            let gone = expected.is_empty();
+            changes.apply_to(&mut expected);
+            overflowed += usize::from(changes.iter().any(|(k, c)| {
+                matches!(c, edge_session::Change::Increment(by)
+                    if before.get(k).and_then(serde_json::Value::as_i64)
+                        .is_some_and(|n| n.checked_add(*by).is_none()))
+            }));
+            let written = store.update(&id, &changes, 300).await.unwrap();
+            if gone {
+                assert_eq!(
+                    written, None,
+                    "trial {trial}: an update brought back {id:?}"
+                );
+                expected = Record::new();
+            } else {
+                assert!(written.is_some(), "trial {trial}");
+            }
+            let loaded = store.load(&id).await.unwrap();
+            if expected.is_empty() {
+                emptied += 1;
+                assert_eq!(loaded, None, "trial {trial}: {changes:?} on {before:?}");
+            } else {
+                assert_eq!(
+                    loaded.as_ref(),
+                    Some(&expected),
+                    "trial {trial}: {changes:?} on {before:?}"
+                );
+            }
+        }
+    }
+    assert!(
+        emptied > 10 && overflowed > 10,
+        "{emptied} emptied, {overflowed} overflowed"
+    );
+}
