@@ -21,9 +21,7 @@
 
 use alloc::string::String;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
+use crate::b64;
 use crate::config::SessionExpiry;
 use crate::cookie::{Ascii, MAX_COOKIE_SIZE};
 use crate::id::{SessionId, is_valid_id};
@@ -151,8 +149,11 @@ fn write_signed(
     }
     numbers.push_to(out);
     let tag = keys.sign(&[name.as_bytes(), b"=", &out.as_bytes()[start..]]);
-    out.push('.');
-    URL_SAFE_NO_PAD.encode_string(tag, out);
+    let mut text = [0u8; TAG_B64_LEN + 1];
+    text[0] = b'.';
+    b64::encode(&tag, &mut text[1..]);
+    // Only ever ASCII, so this never takes the empty fallback.
+    out.push_str(core::str::from_utf8(&text).unwrap_or_default());
 }
 
 /// A cookie value that passed the structural checks (not yet the tag).
@@ -180,11 +181,7 @@ pub(crate) fn parse(value: &[u8]) -> Option<Parsed<'_>> {
         return None;
     }
     let (signed, tag_b64) = (&value[..dot], &value[dot + 1..]);
-    let mut tag = [0u8; 32];
-    match URL_SAFE_NO_PAD.decode_slice(tag_b64, &mut tag) {
-        Ok(32) => {}
-        _ => return None,
-    }
+    let tag = b64::decode_tag(tag_b64)?;
     let (rest, v2) = match signed.get(..3)? {
         b"v1." => (&signed[3..], false),
         b"v2." => (&signed[3..], true),

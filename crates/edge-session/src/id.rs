@@ -3,9 +3,6 @@
 use alloc::boxed::Box;
 use core::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use crate::error::{Error, Result};
 
 /// Random bytes in a generated session id (128 bits).
@@ -52,11 +49,8 @@ impl SessionId {
         let mut bytes = [0u8; ID_BYTES];
         rng(&mut bytes)?;
         let mut text = [0u8; GENERATED_LEN];
-        match URL_SAFE_NO_PAD.encode_slice(bytes, &mut text) {
-            Ok(GENERATED_LEN) => Ok(SessionId(Repr::Generated(text))),
-            // 16 bytes are always 22 characters; never taken.
-            _ => Err(Error::Random),
-        }
+        crate::b64::encode(&bytes, &mut text);
+        Ok(SessionId(Repr::Generated(text)))
     }
 
     /// True if the id has the shape of a generated one: 22 base64url

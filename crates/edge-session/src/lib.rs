@@ -35,6 +35,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod b64;
 pub mod config;
 pub mod cookie;
 pub mod cookie_store;
