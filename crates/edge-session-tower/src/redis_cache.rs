@@ -36,7 +36,8 @@
 //!   `heartbeat`; a server whose loads come more than the bound apart reads
 //!   through instead of paying ~800 pings a second for its hits; and a
 //!   silent cut is noticed within `IDLE_PING` plus the ping timeout when no
-//!   hits flow (at once when a read through the connection times out).
+//!   hits flow (sooner when a read through the connection breaks, or times
+//!   out: that sends a ping at once).
 //! * **Logouts stick everywhere.** A delete (logout), an id change
 //!   (login) or a write that removes keys (`remove("user")`) made through a
 //!   caching store is acknowledged only `max_staleness` after Redis applied
@@ -413,8 +414,8 @@ impl Tracker {
         confirmed != 0 && now.saturating_sub(confirmed) <= bound
     }
 
-    /// Tells the heartbeat that hits are being served (one store per
-    /// heartbeat at most: the flag is read first).
+    /// Tells the heartbeat that hits are being served, or that a ping is
+    /// wanted now (one store per heartbeat at most: the flag is read first).
     fn want(&self) {
         if !self.wanted.load(Ordering::Relaxed) && !self.wanted.swap(true, Ordering::AcqRel) {
             self.wake.notify_one();
@@ -507,9 +508,13 @@ impl Tracker {
             Ok(reply) => reply,
             Err(e) => {
                 self.abandon(key, token);
-                // A read that timed out or broke is a connection the
-                // heartbeat may not be pinging (no hits): lose it now.
-                if e.is_timeout() || e.is_io_error() || e.is_connection_dropped() {
+                // The heartbeat may not be pinging (no hits): a broken
+                // connection is lost now; one that only answered late (a
+                // huge record) gets a ping at once, and is lost if that
+                // goes unanswered for the ping timeout.
+                if e.is_timeout() {
+                    self.want();
+                } else if e.is_io_error() || e.is_connection_dropped() {
                     self.lost(generation);
                 }
                 return Err(load_error(e));
