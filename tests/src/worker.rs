@@ -193,6 +193,9 @@ pub struct WranglerDev {
     proc: Proc,
 }
 
+/// What workerd (through wrangler) says when a socket's port is taken.
+const PORT_TAKEN: &str = "Address already in use";
+
 /// The settings that are secrets: given as `.dev.vars`, never `[vars]`.
 const SECRETS: [&str; 3] = [
     "SESSION_SECRET",
@@ -206,8 +209,25 @@ fn toml_string(s: &str) -> String {
 }
 
 impl WranglerDev {
-    /// Starts `wrangler dev` and waits until the worker answers.
+    /// Starts `wrangler dev` and waits until the worker answers. A port
+    /// picked free can be taken before wrangler binds it (by a process
+    /// another test starts meanwhile): workerd then says "Address already in
+    /// use", and the start is tried again on new ports, up to three times.
     pub fn start(options: &WorkerOptions) -> Self {
+        for attempt in 1..=3 {
+            let dev = Self::spawn(options);
+            match dev.wait_ready() {
+                Ok(()) => return dev,
+                Err(logs) if attempt < 3 && logs.contains(PORT_TAKEN) => {
+                    eprintln!("wrangler dev: a port was taken (attempt {attempt}); starting again");
+                }
+                Err(logs) => panic!("{logs}"),
+            }
+        }
+        unreachable!("the third attempt returns or panics")
+    }
+
+    fn spawn(options: &WorkerOptions) -> Self {
         let root = repo_root();
         let main = root.join(options.worker).join("build/worker/shim.mjs");
         assert!(
@@ -262,15 +282,15 @@ impl WranglerDev {
             .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
             .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap());
         let proc = Proc::spawn_group("wrangler dev", &mut cmd);
-        let dev = WranglerDev { port, dir, proc };
-        dev.wait_ready();
-        dev
+        WranglerDev { port, dir, proc }
     }
 
-    fn wait_ready(&self) {
+    /// Waits until the worker answers; its logs if it never does, at once
+    /// if a port was taken.
+    fn wait_ready(&self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(90);
         if !wait_for_port(self.port, Duration::from_secs(90)) {
-            panic!("wrangler dev did not listen:\n{}", self.logs());
+            return Err(format!("wrangler dev did not listen:\n{}", self.logs()));
         }
         // The proxy listens before workerd has loaded the worker: wait for
         // any HTTP answer from the worker itself.
@@ -289,11 +309,15 @@ impl WranglerDev {
             // the worker's own 503 (no store) is an answer too.
             let worker_503 = code == "503" && body == edge_session::adapter::UNAVAILABLE_BODY;
             if !code.is_empty() && !["000", "502", "503"].contains(&code) || worker_503 {
-                return;
+                return Ok(());
+            }
+            let logs = self.logs();
+            if logs.contains(PORT_TAKEN) {
+                return Err(format!("wrangler dev could not bind a port:\n{logs}"));
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        panic!("the worker never answered on /:\n{}", self.logs());
+        Err(format!("the worker never answered on /:\n{}", self.logs()))
     }
 
     /// `http://127.0.0.1:<port>`.
