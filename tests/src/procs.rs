@@ -6,8 +6,40 @@ use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// A free TCP port on 127.0.0.1 (the OS picks it).
+/// Ports this process has handed out (never the same one twice).
+static PORTS_GIVEN: AtomicU32 = AtomicU32::new(0);
+
+/// The first port of the kernel's ephemeral range, where `bind(0)` and
+/// outgoing connections take theirs (32768 if it cannot be read).
+fn ephemeral_start() -> u32 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
+/// A free TCP port on 127.0.0.1 for a server a test starts. It is taken
+/// below the kernel's ephemeral range, so no other process's `bind(0)` or
+/// outgoing connection can take it between this check and the server's own
+/// bind (workerd once failed to start that way, on an inspector port), and
+/// this process never hands it out twice. Where that range is too small, the
+/// OS picks one.
 pub fn free_port() -> u16 {
+    const LOW: u32 = 12_000;
+    let high = ephemeral_start();
+    if high > LOW + 1_000 {
+        let span = high - LOW;
+        let seed = std::process::id().wrapping_mul(7_919);
+        for _ in 0..span {
+            let n = PORTS_GIVEN.fetch_add(1, Ordering::Relaxed);
+            let port = LOW + seed.wrapping_add(n) % span;
+            if let Ok(port) = u16::try_from(port)
+                && TcpListener::bind(("127.0.0.1", port)).is_ok()
+            {
+                return port;
+            }
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
