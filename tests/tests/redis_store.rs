@@ -520,13 +520,18 @@ impl Gen {
         self.next() % n
     }
 
+    /// One of `items`.
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+
     /// A text of `len` characters: ASCII mostly, with controls, quotes,
     /// backslashes and multi-byte characters.
     fn text(&mut self, len: u64) -> String {
         const ODD: [char; 8] = ['\0', '\n', '"', '\\', 'é', '🍪', '\u{7f}', '\u{ffff}'];
         (0..len)
             .map(|_| match self.below(10) {
-                0 => ODD[self.below(8) as usize],
+                0 => *self.pick(&ODD),
                 _ => char::from(b' ' + self.below(95) as u8),
             })
             .collect()
@@ -766,7 +771,7 @@ async fn random_updates_in_redis_match_apply_to() {
         let id = SessionId::parse(&format!("randomupdate{trial:010}")).unwrap();
         let mut expected = Record::new();
         for _ in 0..1 + generator.below(4) {
-            let key = KEYS[generator.below(KEYS.len() as u64) as usize];
+            let key = *generator.pick(&KEYS);
             expected.insert(key.into(), value(&mut generator));
         }
         assert!(
@@ -779,7 +784,7 @@ async fn random_updates_in_redis_match_apply_to() {
         for _ in 0..3 {
             let mut changes = Changes::default();
             for _ in 0..1 + generator.below(5) {
-                let key = KEYS[generator.below(KEYS.len() as u64) as usize];
+                let key = *generator.pick(&KEYS);
                 match generator.below(6) {
                     0 => changes.set(key, value(&mut generator)),
                     1 | 2 => changes.remove(key),
