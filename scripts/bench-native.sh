@@ -20,6 +20,11 @@
 #          bare server does) and one HGETALL (the record as the store keeps
 #          it): with plain, where the view's gap to the bare server goes
 #          (axum, the hash record, the session layer).
+# The Rust peers run the view, setup and incr paths in the same rounds
+# (tests/peers, a workspace of its own): actix-session (actix-web 4,
+# RedisSessionStore) and tower-sessions (axum 0.8, tower-sessions-redis-store
+# over fred), both with a signed cookie, as DESIGN.md asks ("ahead of every
+# Rust peer, measured side by side"). PEERS=0 leaves them out.
 # Prints requests/s, p50 and p99 (medians over ROUNDS interleaved rounds), the
 # ratio to the bare server (the median of each round's ratio, and the middle
 # half of them: the noise), plus the cache's hit ratio.
@@ -35,6 +40,7 @@ CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-1}"
 ROUNDS="${ROUNDS:-9}"
 PATHS="${PATHS:-view setup incr plain raw}"
+PEERS="${PEERS:-1}"
 
 for tool in wrk redis-server redis-cli curl python3; do
     if ! command -v "$tool" >/dev/null; then
@@ -48,6 +54,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 echo "building release binaries..."
 cargo build --release --locked -q -p e2e --bin bench-axum --bin bare-redis-server
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+PEER_SERVERS=""
+if [ "$PEERS" = 1 ]; then
+    (cd tests/peers && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}" cargo build --release --locked -q)
+    PEER_SERVERS="actix towers"
+fi
 
 WORK="$(mktemp -d)"
 PIDS=()
@@ -83,7 +94,15 @@ PIDS+=($!)
 PORT[bare]="$(free_port)"
 "$BIN/bare-redis-server" --listen "127.0.0.1:${PORT[bare]}" --redis "$REDIS" >/dev/null 2>&1 &
 PIDS+=($!)
-for server in edge cache bare; do wait_port "${PORT[$server]}"; done
+if [ "$PEERS" = 1 ]; then
+    PORT[actix]="$(free_port)"
+    "$BIN/peer-actix-session" --listen "127.0.0.1:${PORT[actix]}" --redis "$REDIS" >/dev/null 2>"$WORK/actix.err" &
+    PIDS+=($!)
+    PORT[towers]="$(free_port)"
+    "$BIN/peer-tower-sessions" --listen "127.0.0.1:${PORT[towers]}" --redis "$REDIS" >/dev/null 2>"$WORK/towers.err" &
+    PIDS+=($!)
+fi
+for server in edge cache bare $PEER_SERVERS; do wait_port "${PORT[$server]}"; done
 
 cookie_of() {
     curl -s -D - -o /dev/null "http://127.0.0.1:$1/setup_session" | awk -F': ' 'tolower($1)=="set-cookie" {split($2,a,";"); print a[1]}'
@@ -101,6 +120,10 @@ COOKIE[rawhash]="x=y"
 PORT[barefixed]="${PORT[bare]}"
 COOKIE[barefixed]="x=y"
 [ -n "${COOKIE[edge]}" ] && [ -n "${COOKIE[cache]}" ] || { echo "no cookie from bench-axum" >&2; exit 1; }
+for server in $PEER_SERVERS; do
+    COOKIE[$server]="$(cookie_of "${PORT[$server]}")"
+    [ -n "${COOKIE[$server]}" ] || { echo "no cookie from $server" >&2; exit 1; }
+done
 curl -sf "http://127.0.0.1:${PORT[bare]}/setup_session" >/dev/null
 
 ms() { awk '{v=$1; if (v ~ /us$/) {sub(/us/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v=v*1000}; print v}' <<<"$1"; }
@@ -126,7 +149,7 @@ run() {
 }
 
 # Warm every server.
-for server in edge cache bare; do
+for server in edge cache bare $PEER_SERVERS; do
     wrk -t1 -c8 -d2s -H "Cookie: ${COOKIE[$server]}" "http://127.0.0.1:${PORT[$server]}/view_session" >/dev/null
 done
 
@@ -140,9 +163,9 @@ RESULTS="$WORK/results.tsv"
 for round in $(seq "$ROUNDS"); do
     for path in $PATHS; do
         case "$path" in
-            view) route=view_session; servers="edge cache bare" ;;
-            setup) route=setup_session; servers="edge bare barefixed" ;;
-            incr) route=incr; servers="edge cache bare" ;;
+            view) route=view_session; servers="edge cache bare $PEER_SERVERS" ;;
+            setup) route=setup_session; servers="edge bare barefixed $PEER_SERVERS" ;;
+            incr) route=incr; servers="edge cache bare $PEER_SERVERS" ;;
             plain) route=plain; servers="edge bare" ;;
             # The raw rows' baseline, the bare one-GET view, runs again here.
             raw) route=raw; servers="rawget rawhash bare" ;;
@@ -173,12 +196,18 @@ for line in open(sys.argv[1]):
 names = {
     ("view", "edge"): "edge-session (axum, Redis)",
     ("view", "cache"): "edge-session (axum, Redis + local cache)",
+    ("view", "actix"): "actix-session (actix-web, Redis)",
+    ("view", "towers"): "tower-sessions (axum, Redis via fred)",
     ("view", "bare"): "bare hyper + one GET",
     ("setup", "edge"): "edge-session (axum, Redis)",
+    ("setup", "actix"): "actix-session (actix-web, Redis)",
+    ("setup", "towers"): "tower-sessions (axum, Redis via fred)",
     ("setup", "bare"): "bare hyper + one SET of a new key",
     ("setup", "barefixed"): "bare hyper + one SET of one fixed key (the baseline before 2026-11-28)",
     ("incr", "edge"): "edge-session (axum, Redis)",
     ("incr", "cache"): "edge-session (axum, Redis + local cache)",
+    ("incr", "actix"): "actix-session (actix-web, Redis)",
+    ("incr", "towers"): "tower-sessions (axum, Redis via fred)",
     ("incr", "bare"): "bare hyper + GET + SET",
     ("plain", "edge"): "axum alone (no session, no Redis)",
     ("plain", "bare"): "bare hyper alone (no Redis): the HTTP ceiling",
