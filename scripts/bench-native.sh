@@ -135,7 +135,7 @@ run() {
     case "$server:$path" in
         bare:plain) url="http://127.0.0.1:${PORT[$server]}/static" ;;
         bare:setup_session) url="http://127.0.0.1:${PORT[$server]}/new_session" ;;
-        rawget:*) url="http://127.0.0.1:${PORT[$server]}/raw_get" ;;
+        rawget:*|actix:raw) url="http://127.0.0.1:${PORT[$server]}/raw_get" ;;
         rawhash:*) url="http://127.0.0.1:${PORT[$server]}/raw_hgetall" ;;
     esac
     [ "$path" = setup_session ] || cookie=(-H "Cookie: ${COOKIE[$server]}")
@@ -166,9 +166,9 @@ for round in $(seq "$ROUNDS"); do
             view) route=view_session; servers="edge cache bare $PEER_SERVERS" ;;
             setup) route=setup_session; servers="edge bare barefixed $PEER_SERVERS" ;;
             incr) route=incr; servers="edge cache bare $PEER_SERVERS" ;;
-            plain) route=plain; servers="edge bare" ;;
+            plain) route=plain; servers="edge bare ${PEER_SERVERS:+actix}" ;;
             # The raw rows' baseline, the bare one-GET view, runs again here.
-            raw) route=raw; servers="rawget rawhash bare" ;;
+            raw) route=raw; servers="rawget rawhash bare ${PEER_SERVERS:+actix}" ;;
             *) echo "unknown path $path" >&2; exit 1 ;;
         esac
         for server in $servers; do
@@ -210,9 +210,11 @@ names = {
     ("incr", "towers"): "tower-sessions (axum, Redis via fred)",
     ("incr", "bare"): "bare hyper + GET + SET",
     ("plain", "edge"): "axum alone (no session, no Redis)",
+    ("plain", "actix"): "actix-web alone (no session, no Redis)",
     ("plain", "bare"): "bare hyper alone (no Redis): the HTTP ceiling",
     ("raw", "rawget"): "axum + one GET (no session)",
     ("raw", "rawhash"): "axum + one HGETALL of the record (no session)",
+    ("raw", "actix"): "actix-web + one GET (no session)",
 }
 # The baseline of each path's rows, in the same round.
 base = {"view": ("view", "bare"), "setup": ("setup", "bare"), "incr": ("incr", "bare"),

@@ -2,7 +2,10 @@
 //! workers (one single-threaded runtime each), `SessionMiddleware` with
 //! `RedisSessionStore` and a signed cookie (edge-session's cookie is signed,
 //! not encrypted; actix-session's default is encrypted). The routes of
-//! edge-session's `bench-axum`: `/view_session`, `/setup_session`, `/incr`.
+//! edge-session's `bench-axum`: `/view_session`, `/setup_session`, `/incr`,
+//! and, outside the session middleware, `/plain` (actix-web alone) and
+//! `/raw_get` (one Redis `GET` through redis-rs's `ConnectionManager`, as
+//! the bare server does): where actix-session's cost goes.
 //!
 //! `peer-actix-session --listen 127.0.0.1:PORT --redis redis://127.0.0.1:PORT`
 #![allow(clippy::unwrap_used)]
@@ -12,6 +15,7 @@ use actix_session::storage::RedisSessionStore;
 use actix_session::{Session, SessionMiddleware};
 use actix_web::cookie::Key;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use redis::aio::ConnectionManager;
 
 const SECRET: &[u8] = b"benchmark secret of at least sixty-four bytes, as actix-web's Key wants";
 
@@ -31,6 +35,27 @@ fn body(session: &Session) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body(body)
+}
+
+const RAW_STRING: &str = "bench:raw-string";
+const PLAIN: &str = r#"{"session":{"data":"session_data"}}"#;
+
+async fn plain() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(PLAIN)
+}
+
+async fn raw_get(conn: web::Data<ConnectionManager>) -> HttpResponse {
+    let mut conn = conn.get_ref().clone();
+    let value: Option<String> = redis::cmd("GET")
+        .arg(RAW_STRING)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(format!("{{\"session\":{}}}", value.unwrap_or_default()))
 }
 
 async fn view(session: Session) -> HttpResponse {
@@ -59,12 +84,21 @@ async fn main() -> std::io::Result<()> {
             other => panic!("unknown argument {other}"),
         }
     }
-    let store = RedisSessionStore::new(redis.expect("--redis URL"))
+    let url = redis.expect("--redis URL");
+    let store = RedisSessionStore::new(url.as_str()).await.unwrap();
+    let mut raw = ConnectionManager::new(redis::Client::open(url).unwrap())
         .await
         .unwrap();
+    let () = redis::cmd("SET")
+        .arg(RAW_STRING)
+        .arg(r#"{"data":"session_data"}"#)
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    let raw = web::Data::new(raw);
     let key = Key::from(SECRET);
     let server = HttpServer::new(move || {
-        App::new()
+        let sessions = web::scope("")
             .wrap(
                 SessionMiddleware::builder(store.clone(), key.clone())
                     .cookie_secure(false)
@@ -73,7 +107,12 @@ async fn main() -> std::io::Result<()> {
             )
             .route("/view_session", web::get().to(view))
             .route("/setup_session", web::get().to(setup))
-            .route("/incr", web::get().to(incr))
+            .route("/incr", web::get().to(incr));
+        App::new()
+            .app_data(raw.clone())
+            .route("/plain", web::get().to(plain))
+            .route("/raw_get", web::get().to(raw_get))
+            .service(sessions)
     })
     .workers(2)
     .bind(&listen)?;
