@@ -145,6 +145,9 @@ run() {
         echo "$out" >&2
         exit 1
     fi
+    # The increments each server answered, against the count its session
+    # holds at the end (below).
+    [ "$path" = incr ] && awk -v s="$server" '/requests in/ {print s, $1}' <<<"$out" >>"$WORK/incr_answered"
     echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(ms "$(awk '$1=="50%" {print $2}' <<<"$out")") $(ms "$(awk '$1=="99%" {print $2}' <<<"$out")")"
 }
 
@@ -180,6 +183,24 @@ for round in $(seq "$ROUNDS"); do
     echo "round $round of $ROUNDS done" >&2
 done
 VIEW_STATS="$(curl -s "http://127.0.0.1:${PORT[cache]}/__cache_stats" || true)"
+
+# Lost writes: every /incr run sends 32 concurrent increments of one
+# session's counter; a server that writes the whole record back (read,
+# modify, overwrite) loses the increments that raced. The count left in
+# the session against the increments answered 200: an exact server ends
+# with count = answered + up to $CONNECTIONS per run (requests wrk cut off
+# at the end of a run, which the server still carried out).
+INCR_LINES=""
+if [ -s "$WORK/incr_answered" ]; then
+    for server in edge cache $PEER_SERVERS; do
+        answered="$(awk -v s="$server" '$1==s {n+=$2} END {print n+0}' "$WORK/incr_answered")"
+        runs="$(awk -v s="$server" '$1==s {n++} END {print n+0}' "$WORK/incr_answered")"
+        [ "$answered" -gt 0 ] || continue
+        count="$(curl -s -H "Cookie: ${COOKIE[$server]}" "http://127.0.0.1:${PORT[$server]}/view_session" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["session"].get("count", 0))')"
+        INCR_LINES+="$(printf '| %s | %s | %s | %s | %s |' "$server" "$answered" "$count" "$((count - answered))" "$((runs * CONNECTIONS))")"$'\n'
+    done
+fi
 
 echo
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, $ROUNDS interleaved rounds, loopback, one redis-server; $(nproc) cores"
@@ -234,6 +255,14 @@ for (path, server), name in names.items():
     print(f"| {path} | {name} | {med(0):.0f} | {statistics.median(ratios):.3f} | {middle} | {med(1):.3f} | {med(2):.3f} |")
 PY
 [ -n "${VIEW_STATS:-}" ] && echo && echo "cache at the end: $VIEW_STATS"
+if [ -n "$INCR_LINES" ]; then
+    echo
+    echo "Increments of one session by $CONNECTIONS concurrent clients (the incr rows): answered 200 against the count in the session at the end"
+    echo
+    echo "| server | increments answered | count in the session | count - answered | cut-off runs' slack (at most) |"
+    echo "|---|---:|---:|---:|---:|"
+    printf '%s' "$INCR_LINES"
+fi
 
 echo
 echo "Ratios of the plain and raw rows are to the bare one-GET server."
