@@ -132,7 +132,7 @@ fn now() -> u64 {
 
 impl<I, S, ReqB, ResB> Service<Request<ReqB>> for SessionService<I, S>
 where
-    I: Service<Request<ReqB>, Response = Response<ResB>> + Clone + Send + 'static,
+    I: Service<Request<ReqB>, Response = Response<ResB>> + Send + 'static,
     I::Future: Send + 'static,
     S: SessionStore + Send + Sync + 'static,
     ReqB: Send + 'static,
@@ -147,9 +147,9 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqB>) -> Self::Future {
-        // Use the service that was driven to readiness; leave a clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // The inner service is called right here, on the service that was
+        // driven to readiness, and its future owns what it needs (`'static`):
+        // no clone of it (in axum a clone of a route is an allocation).
         let cookies = req.headers().get_all(COOKIE);
         let pending = self
             .manager
@@ -157,7 +157,7 @@ where
         req.extensions_mut().insert(Session(pending.session()));
         ResponseFuture {
             state: State::Handler {
-                handler: inner.call(req),
+                handler: self.inner.call(req),
                 pending: Some(pending),
             },
         }

@@ -438,10 +438,13 @@ where
             }
         }
         let mut conn = self.conn.clone();
-        let reply: Result<Value, _> = redis::cmd("HGETALL")
-            .arg(KeyArg(&self.prefix, id.as_str()))
-            .query_async(&mut conn)
-            .await;
+        // Sized up front: two allocations for the command, not three.
+        let reply: Result<Value, _> =
+            redis::Cmd::with_capacity(2, "HGETALL".len() + self.prefix.len() + id.as_str().len())
+                .arg("HGETALL")
+                .arg(KeyArg(&self.prefix, id.as_str()))
+                .query_async(&mut conn)
+                .await;
         reply.map_err(load_error).and_then(|hash| record_of(&hash))
     }
 
