@@ -201,6 +201,14 @@ impl Lifecycle {
         self.session.is_some()
     }
 
+    /// Marks a lifecycle without a valid cookie loaded, with an empty
+    /// session: what [`Lifecycle::load`] does for it, without a future.
+    pub(crate) fn load_empty(&mut self) {
+        if self.incoming.is_none() && self.session.is_none() {
+            self.session = Some(SessionData::default());
+        }
+    }
+
     /// The session, loading it from `store` on the first call only. Without
     /// a valid cookie no store call is made. A missing, expired or corrupt
     /// record gives an empty session.
