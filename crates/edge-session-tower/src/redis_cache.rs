@@ -213,7 +213,10 @@ enum Slot {
     /// invalidation leaves it in place.
     Written { at: u64 },
     Ready {
-        record: Record,
+        /// Shared, so that a hit copies it after the shard's lock is
+        /// released: requests of one session at the same time do not queue
+        /// on the lock for a deep copy.
+        record: Arc<Record>,
         /// Nanoseconds since the tracker's origin.
         expires: u64,
         generation: u64,
@@ -224,6 +227,10 @@ enum Slot {
 #[derive(Default)]
 struct Shard {
     slots: HashMap<Box<str>, Slot>,
+    /// Hits served from this shard, counted under its lock (a counter
+    /// shared by all shards would be one more cache line that every hit
+    /// moves between cores).
+    hits: u64,
     ready: usize,
     bytes: usize,
     written: usize,
@@ -273,6 +280,7 @@ impl Shard {
         }
     }
 
+    /// Empties the shard (its hit count stays).
     fn clear(&mut self) {
         self.slots.clear();
         self.ready = 0;
@@ -291,7 +299,6 @@ struct Health {
 
 #[derive(Default)]
 struct Counters {
-    hits: AtomicU64,
     misses: AtomicU64,
     bypassed: AtomicU64,
     after_write: AtomicU64,
@@ -439,32 +446,38 @@ impl Tracker {
         let fresh = self.fresh(now);
         let cooldown = self.cooldown();
         {
-            let shard = lock(self.shard(key));
-            match shard.slots.get(key) {
+            let mut shard = lock(self.shard(key));
+            let hit = match shard.slots.get(key) {
                 Some(Slot::Ready {
                     record,
                     expires,
                     generation: g,
                     ..
-                }) if fresh && *g == generation && *expires > now => {
-                    let record = record.clone();
+                }) if fresh && *g == generation && *expires > now => Some(Arc::clone(record)),
+                Some(Slot::Written { at }) if now.saturating_sub(*at) < cooldown => None,
+                _ => {
                     drop(shard);
-                    // Hits keep the heartbeat pinging. A cached record
-                    // whose proof is too old is read through instead: that
-                    // answer is a proof too, and the hits after it wake
-                    // the heartbeat.
-                    self.want();
-                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
-                    return Lookup::Hit(record);
+                    return self.miss(key, generation);
                 }
-                Some(Slot::Written { at }) if now.saturating_sub(*at) < cooldown => {
-                    drop(shard);
-                    self.counters.after_write.fetch_add(1, Ordering::Relaxed);
-                    return Lookup::Bypass;
-                }
-                _ => {}
-            }
+            };
+            let Some(record) = hit else {
+                drop(shard);
+                self.counters.after_write.fetch_add(1, Ordering::Relaxed);
+                return Lookup::Bypass;
+            };
+            shard.hits += 1;
+            drop(shard);
+            // Hits keep the heartbeat pinging. A cached record whose proof
+            // is too old is read through instead: that answer is a proof
+            // too, and the hits after it wake the heartbeat.
+            self.want();
+            Lookup::Hit(Record::clone(&record))
         }
+    }
+
+    /// A miss: marks `key` as being fetched, or bypasses the cache while
+    /// the tracking connection is down.
+    fn miss(&self, key: &str, generation: u64) -> Lookup {
         let conn = {
             let health = lock(&self.health);
             match (&health.conn, health.alive) {
@@ -564,6 +577,8 @@ impl Tracker {
     ) {
         let shard_entries = self.config.max_entries.div_ceil(SHARDS);
         let shard_bytes = self.config.max_bytes / SHARDS;
+        // Copied before the lock is taken, not under it.
+        let record = Arc::new(record.clone());
         let mut shard = lock(self.shard(key));
         let ours = matches!(shard.slots.get(key),
             Some(Slot::Fetching { token: t, .. }) if *t == token);
@@ -609,7 +624,7 @@ impl Tracker {
         shard.slots.insert(
             Box::from(key),
             Slot::Ready {
-                record: record.clone(),
+                record,
                 expires,
                 generation,
                 bytes,
@@ -779,8 +794,12 @@ impl Tracker {
     /// The counters.
     pub(crate) fn stats(&self) -> CacheStats {
         let c = &self.counters;
+        let (hits, entries) = self.shards.iter().fold((0, 0), |(hits, entries), shard| {
+            let shard = lock(shard);
+            (hits + shard.hits, entries + shard.ready as u64)
+        });
         CacheStats {
-            hits: c.hits.load(Ordering::Relaxed),
+            hits,
             misses: c.misses.load(Ordering::Relaxed),
             bypassed: c.bypassed.load(Ordering::Relaxed),
             after_write: c.after_write.load(Ordering::Relaxed),
@@ -789,7 +808,7 @@ impl Tracker {
             flushes: c.flushes.load(Ordering::Relaxed),
             connections: c.connections.load(Ordering::Relaxed),
             pings: c.pings.load(Ordering::Relaxed),
-            entries: self.shards.iter().map(|s| lock(s).ready as u64).sum(),
+            entries,
         }
     }
 }

@@ -112,6 +112,16 @@ impl ToRedisArgs for KeyArg<'_> {
     }
 }
 
+/// `<prefix><id>` written into `buf`, if it fits.
+fn inline_key<'a>(buf: &'a mut [u8], prefix: &str, id: &str) -> Option<&'a str> {
+    let len = prefix.len() + id.len();
+    let out = buf.get_mut(..len)?;
+    out[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    out[prefix.len()..].copy_from_slice(id.as_bytes());
+    // Two strings joined: always UTF-8.
+    core::str::from_utf8(out).ok()
+}
+
 /// `ARGV` of the update and cycle scripts, written straight into the
 /// command: the same arguments as [`redis_wire::change_args`] (the TTL,
 /// then an operation, the key and the value's JSON text for each change),
@@ -430,10 +440,19 @@ where
 {
     async fn load(&self, id: &SessionId) -> Result<Option<Record>, Error> {
         if let Some(cache) = &self.cache {
-            let key = self.key(id);
-            match cache.lookup(&key) {
+            // The key on the stack: a hit allocates nothing for it.
+            let mut buf = [0u8; 96];
+            let owned;
+            let key = match inline_key(&mut buf, &self.prefix, id.as_str()) {
+                Some(key) => key,
+                None => {
+                    owned = self.key(id);
+                    owned.as_str()
+                }
+            };
+            match cache.lookup(key) {
                 Lookup::Hit(record) => return Ok(Some(record)),
-                Lookup::Miss(ticket) => return cache.fetch(&key, ticket).await,
+                Lookup::Miss(ticket) => return cache.fetch(key, ticket).await,
                 Lookup::Bypass => {}
             }
         }
@@ -569,6 +588,19 @@ where
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The cache's key on the stack is the store's key, and a key too long
+    /// for the buffer is left to the heap.
+    #[test]
+    fn inline_key_is_the_record_key_when_it_fits() {
+        let id = SessionId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        let mut buf = [0u8; 96];
+        for prefix in ["", "session:", "é:", &"p".repeat(74)] {
+            let key = inline_key(&mut buf, prefix, id.as_str());
+            assert_eq!(key, Some(record_key(prefix, &id).as_str()), "{prefix}");
+        }
+        assert_eq!(inline_key(&mut buf, &"p".repeat(75), id.as_str()), None);
+    }
 
     /// The update and cycle scripts get from the native store exactly the
     /// arguments the core lists for them (and the Upstash store sends).
