@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::store::{Changes, Record};
+use crate::store::{Change, Changes, Record};
 
 /// A session's data: a JSON object, with typed access through serde.
 ///
@@ -94,7 +94,9 @@ impl SessionData {
     /// returns the new value as this request sees it. The store applies the
     /// increment itself, atomically, at commit: N concurrent requests that
     /// each add 1 add exactly N, even though each handler only saw its own
-    /// local result.
+    /// local result. (If one request's increments of a key add up to a
+    /// delta beyond i64, possible only near its ends, that request stores
+    /// the sum it returned, as a set.)
     ///
     /// # Errors
     /// [`Error::Json`] if the value under `key` is not an
@@ -115,7 +117,15 @@ impl SessionData {
             ))
         })?;
         if by != 0 {
-            self.changes.increment(key, by);
+            match self.changes.get(key) {
+                // This request's increments of `key`, added up, no longer
+                // fit one i64 delta (the sum it sees does): it stores the
+                // sum it saw, as a set.
+                Some(Change::Increment(n)) if n.checked_add(by).is_none() => {
+                    self.changes.set(key, sum.into());
+                }
+                _ => self.changes.increment(key, by),
+            }
             self.put(key, sum.into());
         }
         Ok(sum)

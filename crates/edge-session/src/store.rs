@@ -161,7 +161,11 @@ impl Changes {
     /// Records an increment of `key` by `by`. After a set of the same key in
     /// this request the set's value is incremented instead, and after a
     /// remove the key is set to `by` (that request decided the value, so it
-    /// stays a set; the same rule as [`Changes::apply_to`]).
+    /// stays a set; the same rule as [`Changes::apply_to`]). Two increments
+    /// whose deltas add up past i64 saturate: [`SessionData::increment`]
+    /// records the sum it returned as a set instead.
+    ///
+    /// [`SessionData::increment`]: crate::SessionData::increment
     pub fn increment(&mut self, key: &str, by: i64) {
         match self.position(key) {
             Ok(i) => {

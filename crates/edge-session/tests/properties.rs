@@ -184,6 +184,33 @@ proptest! {
 
     /// Every finite double reads back as itself from the stores' JSON
     /// texts: one field (Redis, Upstash) and a whole record (KV, cookie).
+    /// What a request's increments return is what the store ends up with
+    /// (`Changes::apply_to` on the record it loaded), whatever the deltas:
+    /// near the ends of i64 too, where deltas summed on their own overflow.
+    #[test]
+    fn a_requests_increments_store_what_it_saw(
+        start in prop_oneof![Just(None), any::<i64>().prop_map(Some)],
+        deltas in proptest::collection::vec(
+            prop_oneof![any::<i64>(), Just(i64::MAX), Just(i64::MIN), -3i64..3],
+            1..6,
+        ),
+    ) {
+        let mut record = edge_session::Record::new();
+        if let Some(n) = start {
+            record.insert("n".into(), n.into());
+        }
+        let mut s = edge_session::SessionData::from_record(record.clone());
+        for by in deltas {
+            // An increment whose sum would leave i64 is refused, unchanged.
+            let before = s.get::<i64>("n").unwrap();
+            if s.increment("n", by).is_err() {
+                prop_assert_eq!(s.get::<i64>("n").unwrap(), before);
+            }
+        }
+        s.changes().apply_to(&mut record);
+        prop_assert_eq!(record.get("n"), s.record().get("n"));
+    }
+
     #[test]
     fn every_float_survives_the_stores_json(x in any::<f64>().prop_filter("finite", |x| x.is_finite())) {
         let value = serde_json::json!(x);
