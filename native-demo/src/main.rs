@@ -215,10 +215,11 @@ where
     request_log::flush();
     if let Some(stats) = cached.as_ref().and_then(RedisStore::cache_stats) {
         println!(
-            "native-demo: cache: hits {} misses {} bypassed {} after_write {} raced {} invalidations {} flushes {} connections {} pings {}",
+            "native-demo: cache: hits {} misses {} bypassed {} joined {} after_write {} raced {} invalidations {} flushes {} connections {} pings {}",
             stats.hits,
             stats.misses,
             stats.bypassed,
+            stats.joined,
             stats.after_write,
             stats.raced,
             stats.invalidations,

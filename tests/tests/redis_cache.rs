@@ -488,6 +488,49 @@ async fn load_until_a_hit(store: &RedisStore, id: &SessionId, check: impl Fn(&Re
     panic!("no hit in 500 loads: {:?}", store.cache_stats());
 }
 
+/// Loads of one session at the same time (a page's parallel API calls) make
+/// one fill of the cache: the first marks the key and reads it through the
+/// tracking connection; the others read straight from Redis meanwhile
+/// (`joined`) instead of taking the mark over, which left each fill undone
+/// by the next load while loads kept coming. Redis is paused (`CLIENT
+/// PAUSE`) while they start, so that all of them overlap the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn loads_of_one_session_at_the_same_time_make_one_fill() {
+    const OTHERS: u64 = 49;
+    let redis = RedisServer::start();
+    let store = Arc::new(caching(&redis).await);
+    let mut conn = redis.conn().await;
+    for trial in 0..5 {
+        let id = SessionId::parse(&format!("together{trial:014}")).unwrap();
+        put(&mut conn, &store.key(&id), "n", &trial.to_string(), 600_000).await;
+        let before = store.cache_stats().unwrap();
+        let () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(300)
+            .arg("ALL")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let load = || {
+            let (store, id) = (store.clone(), id.clone());
+            tokio::spawn(async move { store.load(&id).await })
+        };
+        let first = load();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let others: Vec<_> = (0..OTHERS).map(|_| load()).collect();
+        for task in std::iter::once(first).chain(others) {
+            let record = task.await.unwrap().unwrap().unwrap();
+            assert_eq!(record["n"], json!(trial));
+        }
+        let after = store.cache_stats().unwrap();
+        assert_eq!(after.misses - before.misses, 1, "{before:?} {after:?}");
+        assert_eq!(after.joined - before.joined, OTHERS, "{before:?} {after:?}");
+        assert_eq!(after.raced, before.raced, "{before:?} {after:?}");
+        assert_eq!(after.entries, before.entries + 1, "{before:?} {after:?}");
+        load_until_a_hit(&store, &id, |r| assert_eq!(r["n"], json!(trial))).await;
+    }
+}
+
 /// The marks of written sessions are bounded like the entries: writing far
 /// more sessions than `max_entries` keeps at most that many.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

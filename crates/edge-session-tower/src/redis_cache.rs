@@ -69,6 +69,11 @@ use redis::{
 
 const SHARDS: usize = 16;
 
+/// A fetch's mark older than this is taken over by the next load: its
+/// fetch was dropped mid-way (a live one has answered or timed out by then,
+/// [`crate::redis_store::TIMEOUT`]).
+const FETCH_TAKEOVER_NS: u64 = 2 * crate::redis_store::TIMEOUT.as_nanos() as u64;
+
 /// How often the heartbeat pings while no hits are served: it keeps a
 /// silent cut of a tracking connection from going unnoticed (the cache is
 /// emptied within this plus the ping timeout).
@@ -186,6 +191,11 @@ pub struct CacheStats {
     /// Loads read without the cache because the tracking connection was
     /// down or not yet confirmed.
     pub bypassed: u64,
+    /// Loads read straight from Redis, uncached, while another load of the
+    /// same session was filling the cache: requests of one session at the
+    /// same time make one fill, not a race of fills that each undoes the
+    /// last.
+    pub joined: u64,
     /// Loads read straight from Redis, uncached, because this process
     /// wrote the session less than the write cooldown ago
     /// ([`CacheConfig::with_write_cooldown`]).
@@ -206,8 +216,11 @@ pub struct CacheStats {
 }
 
 enum Slot {
-    /// A load is on its way; only the load holding this token may fill it.
-    Fetching { token: u64 },
+    /// A load is on its way (since `since`, ns since the origin); only the
+    /// load holding this token may fill it. Other loads of the key read
+    /// through without taking the mark over, unless it is older than
+    /// [`FETCH_TAKEOVER`] (its load was dropped mid-way).
+    Fetching { token: u64, since: u64 },
     /// This process wrote the key at `at` (ns since the origin): loads skip
     /// the cache until the write cooldown has passed. Holds no data, so an
     /// invalidation leaves it in place.
@@ -299,6 +312,7 @@ struct Health {
 
 #[derive(Default)]
 struct Counters {
+    joined: AtomicU64,
     misses: AtomicU64,
     bypassed: AtomicU64,
     after_write: AtomicU64,
@@ -447,23 +461,29 @@ impl Tracker {
         let cooldown = self.cooldown();
         {
             let mut shard = lock(self.shard(key));
-            let hit = match shard.slots.get(key) {
+            let record = match shard.slots.get(key) {
                 Some(Slot::Ready {
                     record,
                     expires,
                     generation: g,
                     ..
-                }) if fresh && *g == generation && *expires > now => Some(Arc::clone(record)),
-                Some(Slot::Written { at }) if now.saturating_sub(*at) < cooldown => None,
+                }) if fresh && *g == generation && *expires > now => Arc::clone(record),
+                Some(Slot::Written { at }) if now.saturating_sub(*at) < cooldown => {
+                    drop(shard);
+                    self.counters.after_write.fetch_add(1, Ordering::Relaxed);
+                    return Lookup::Bypass;
+                }
+                Some(Slot::Fetching { since, .. })
+                    if now.saturating_sub(*since) < FETCH_TAKEOVER_NS =>
+                {
+                    drop(shard);
+                    self.counters.joined.fetch_add(1, Ordering::Relaxed);
+                    return Lookup::Bypass;
+                }
                 _ => {
                     drop(shard);
-                    return self.miss(key, generation);
+                    return self.miss(key, generation, now);
                 }
-            };
-            let Some(record) = hit else {
-                drop(shard);
-                self.counters.after_write.fetch_add(1, Ordering::Relaxed);
-                return Lookup::Bypass;
             };
             shard.hits += 1;
             drop(shard);
@@ -477,7 +497,7 @@ impl Tracker {
 
     /// A miss: marks `key` as being fetched, or bypasses the cache while
     /// the tracking connection is down.
-    fn miss(&self, key: &str, generation: u64) -> Lookup {
+    fn miss(&self, key: &str, generation: u64, now: u64) -> Lookup {
         let conn = {
             let health = lock(&self.health);
             match (&health.conn, health.alive) {
@@ -490,8 +510,18 @@ impl Tracker {
         };
         let token = self.tokens.fetch_add(1, Ordering::Relaxed) + 1;
         let mut shard = lock(self.shard(key));
+        // Another load may have marked the key since this one looked.
+        if matches!(shard.slots.get(key),
+            Some(Slot::Fetching { since, .. }) if now.saturating_sub(*since) < FETCH_TAKEOVER_NS)
+        {
+            drop(shard);
+            self.counters.joined.fetch_add(1, Ordering::Relaxed);
+            return Lookup::Bypass;
+        }
         shard.remove(key);
-        shard.slots.insert(Box::from(key), Slot::Fetching { token });
+        shard
+            .slots
+            .insert(Box::from(key), Slot::Fetching { token, since: now });
         drop(shard);
         self.counters.misses.fetch_add(1, Ordering::Relaxed);
         Lookup::Miss(Ticket {
@@ -802,6 +832,7 @@ impl Tracker {
             hits,
             misses: c.misses.load(Ordering::Relaxed),
             bypassed: c.bypassed.load(Ordering::Relaxed),
+            joined: c.joined.load(Ordering::Relaxed),
             after_write: c.after_write.load(Ordering::Relaxed),
             invalidations: c.invalidations.load(Ordering::Relaxed),
             raced: c.raced.load(Ordering::Relaxed),

@@ -155,12 +155,13 @@ async fn serve<S: SessionStore + Clone + Send + Sync + 'static>(
         get(move || async move {
             let stats = redis.as_ref().and_then(|(store, _)| store.cache_stats());
             stats.map_or_else(String::new, |s| {
-                let lookups = (s.hits + s.misses + s.bypassed).max(1);
+                let lookups = (s.hits + s.misses + s.bypassed + s.joined).max(1);
                 format!(
-                    "hits {} misses {} bypassed {} after_write {} hit ratio {:.4} invalidations {} raced {} flushes {} entries {}\n",
+                    "hits {} misses {} bypassed {} joined {} after_write {} hit ratio {:.4} invalidations {} raced {} flushes {} entries {}\n",
                     s.hits,
                     s.misses,
                     s.bypassed,
+                    s.joined,
                     s.after_write,
                     s.hits as f64 / lookups as f64,
                     s.invalidations,

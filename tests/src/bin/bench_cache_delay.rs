@@ -145,7 +145,7 @@ async fn run(url: String) {
     let pick = |q: f64| delays[((delays.len() as f64 - 1.0) * q) as usize];
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let stats = b.cache_stats().unwrap();
-    let lookups = (stats.hits + stats.misses + stats.bypassed).max(1);
+    let lookups = (stats.hits + stats.misses + stats.bypassed + stats.joined).max(1);
     println!(
         "invalidation delay (write acknowledged -> first fresh read on the caching store), {TRIALS} writes, {LOADERS} tasks loading cached sessions meanwhile:"
     );
@@ -161,12 +161,13 @@ async fn run(url: String) {
         us(pick(1.0)),
     );
     println!(
-        "  load meanwhile: {:.0} loads/s, hit ratio {:.4} ({} hits, {} misses, {} bypassed, {} raced)",
+        "  load meanwhile: {:.0} loads/s, hit ratio {:.4} ({} hits, {} misses, {} bypassed, {} joined, {} raced)",
         loads.load(Ordering::Relaxed) as f64 / elapsed.as_secs_f64(),
         stats.hits as f64 / lookups as f64,
         stats.hits,
         stats.misses,
         stats.bypassed,
+        stats.joined,
         stats.raced
     );
 }
