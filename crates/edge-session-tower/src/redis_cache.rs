@@ -219,7 +219,7 @@ enum Slot {
     /// A load is on its way (since `since`, ns since the origin); only the
     /// load holding this token may fill it. Other loads of the key read
     /// through without taking the mark over, unless it is older than
-    /// [`FETCH_TAKEOVER`] (its load was dropped mid-way).
+    /// [`FETCH_TAKEOVER_NS`] (its load was dropped mid-way).
     Fetching { token: u64, since: u64 },
     /// This process wrote the key at `at` (ns since the origin): loads skip
     /// the cache until the write cooldown has passed. Holds no data, so an
@@ -607,8 +607,12 @@ impl Tracker {
     ) {
         let shard_entries = self.config.max_entries.div_ceil(SHARDS);
         let shard_bytes = self.config.max_bytes / SHARDS;
+        // Too big for a shard, or from an old connection: never cached.
+        let cacheable = expires.is_some()
+            && bytes <= shard_bytes
+            && generation == self.generation.load(Ordering::Acquire);
         // Copied before the lock is taken, not under it.
-        let record = Arc::new(record.clone());
+        let record = cacheable.then(|| Arc::new(record.clone()));
         let mut shard = lock(self.shard(key));
         let ours = matches!(shard.slots.get(key),
             Some(Slot::Fetching { token: t, .. }) if *t == token);
@@ -616,9 +620,12 @@ impl Tracker {
             self.counters.raced.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let (Some(expires), true) = (
+        // The generation is read again under the lock: a connection lost
+        // meanwhile emptied the cache, and this reply must not refill it.
+        let (Some(expires), Some(record), true) = (
             expires,
-            generation == self.generation.load(Ordering::Acquire) && bytes <= shard_bytes,
+            record,
+            generation == self.generation.load(Ordering::Acquire),
         ) else {
             shard.slots.remove(key);
             return;
