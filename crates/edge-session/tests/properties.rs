@@ -24,6 +24,33 @@ fn name() -> impl Strategy<Value = String> {
     "[A-Za-z0-9_-]{1,20}"
 }
 
+/// A stored value: integers (the ends of i64 included), a float, a text,
+/// null.
+fn value() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        any::<i64>().prop_map(serde_json::Value::from),
+        prop_oneof![Just(i64::MAX), Just(i64::MIN), -3i64..3].prop_map(serde_json::Value::from),
+        Just(serde_json::json!(1.5)),
+        Just(serde_json::json!("text")),
+        Just(serde_json::Value::Null),
+    ]
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(serde_json::Value),
+    Remove,
+    Increment(i64),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        value().prop_map(Op::Insert),
+        Just(Op::Remove),
+        prop_oneof![any::<i64>(), Just(i64::MAX), Just(i64::MIN), -3i64..3].prop_map(Op::Increment),
+    ]
+}
+
 fn mode() -> impl Strategy<Value = SessionExpiry> {
     prop_oneof![
         Just(SessionExpiry::Default),
@@ -209,6 +236,39 @@ proptest! {
         }
         s.changes().apply_to(&mut record);
         prop_assert_eq!(record.get("n"), s.record().get("n"));
+    }
+
+    /// The same for any mix of a request's inserts, removes and increments
+    /// of a few keys, over any starting record: what the handler ends up
+    /// seeing is what `Changes::apply_to` (so every store) makes of the
+    /// record it loaded.
+    #[test]
+    fn a_requests_changes_store_what_it_saw(
+        start in proptest::collection::vec((0usize..3, value()), 0..3),
+        ops in proptest::collection::vec((0usize..3, op()), 1..12),
+    ) {
+        const KEYS: [&str; 3] = ["a", "b", "c"];
+        let mut record = edge_session::Record::new();
+        for (k, v) in start {
+            record.insert(KEYS[k].into(), v);
+        }
+        let mut s = edge_session::SessionData::from_record(record.clone());
+        for (k, op) in ops {
+            match op {
+                Op::Insert(v) => {
+                    s.insert_value(KEYS[k], v);
+                }
+                Op::Remove => {
+                    s.remove_value(KEYS[k]);
+                }
+                // Refused (not an integer, or the sum leaves i64): no change.
+                Op::Increment(by) => {
+                    let _ = s.increment(KEYS[k], by);
+                }
+            }
+        }
+        s.changes().apply_to(&mut record);
+        prop_assert_eq!(&record, s.record());
     }
 
     #[test]
