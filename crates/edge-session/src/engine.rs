@@ -203,6 +203,7 @@ impl Lifecycle {
 
     /// Marks a lifecycle without a valid cookie loaded, with an empty
     /// session: what [`Lifecycle::load`] does for it, without a future.
+    /// Does nothing if it has a valid cookie or is loaded already.
     #[cfg(feature = "std")]
     pub(crate) fn load_empty(&mut self) {
         if self.incoming.is_none() && self.session.is_none() {

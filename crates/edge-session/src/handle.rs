@@ -145,9 +145,7 @@ impl<E> Session<E> {
         let lifecycle = held.lifecycle.as_mut().ok_or(Error::Finished)?;
         // Without a valid cookie there is nothing to read: no store call,
         // so no (boxed) loader future either.
-        if !lifecycle.is_loaded() && !lifecycle.has_valid_cookie() {
-            lifecycle.load_empty();
-        }
+        lifecycle.load_empty();
         if !lifecycle.is_loaded()
             && let Err(e) = self.shared.loader.load(lifecycle).await
         {
