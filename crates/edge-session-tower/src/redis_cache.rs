@@ -74,6 +74,12 @@ const SHARDS: usize = 16;
 /// [`crate::redis_store::TIMEOUT`]).
 const FETCH_TAKEOVER_NS: u64 = 2 * crate::redis_store::TIMEOUT.as_nanos() as u64;
 
+/// Whether `slot` is a fetch's mark that other loads must leave alone (not
+/// older than [`FETCH_TAKEOVER_NS`] at `now`).
+fn fetch_in_flight(slot: Option<&Slot>, now: u64) -> bool {
+    matches!(slot, Some(Slot::Fetching { since, .. }) if now.saturating_sub(*since) < FETCH_TAKEOVER_NS)
+}
+
 /// How often the heartbeat pings while no hits are served: it keeps a
 /// silent cut of a tracking connection from going unnoticed (the cache is
 /// emptied within this plus the ping timeout).
@@ -473,12 +479,9 @@ impl Tracker {
                     self.counters.after_write.fetch_add(1, Ordering::Relaxed);
                     return Lookup::Bypass;
                 }
-                Some(Slot::Fetching { since, .. })
-                    if now.saturating_sub(*since) < FETCH_TAKEOVER_NS =>
-                {
+                slot if fetch_in_flight(slot, now) => {
                     drop(shard);
-                    self.counters.joined.fetch_add(1, Ordering::Relaxed);
-                    return Lookup::Bypass;
+                    return self.join();
                 }
                 _ => {
                     drop(shard);
@@ -493,6 +496,13 @@ impl Tracker {
             self.want();
             Lookup::Hit(Record::clone(&record))
         }
+    }
+
+    /// A load of a key another load is fetching: read straight from Redis,
+    /// leaving the mark to that load.
+    fn join(&self) -> Lookup {
+        self.counters.joined.fetch_add(1, Ordering::Relaxed);
+        Lookup::Bypass
     }
 
     /// A miss: marks `key` as being fetched, or bypasses the cache while
@@ -511,12 +521,9 @@ impl Tracker {
         let token = self.tokens.fetch_add(1, Ordering::Relaxed) + 1;
         let mut shard = lock(self.shard(key));
         // Another load may have marked the key since this one looked.
-        if matches!(shard.slots.get(key),
-            Some(Slot::Fetching { since, .. }) if now.saturating_sub(*since) < FETCH_TAKEOVER_NS)
-        {
+        if fetch_in_flight(shard.slots.get(key), now) {
             drop(shard);
-            self.counters.joined.fetch_add(1, Ordering::Relaxed);
-            return Lookup::Bypass;
+            return self.join();
         }
         shard.remove(key);
         shard
@@ -607,12 +614,17 @@ impl Tracker {
     ) {
         let shard_entries = self.config.max_entries.div_ceil(SHARDS);
         let shard_bytes = self.config.max_bytes / SHARDS;
-        // Too big for a shard, or from an old connection: never cached.
-        let cacheable = expires.is_some()
-            && bytes <= shard_bytes
-            && generation == self.generation.load(Ordering::Acquire);
-        // Copied before the lock is taken, not under it.
-        let record = cacheable.then(|| Arc::new(record.clone()));
+        // Copied before the lock is taken, not under it; never when it
+        // cannot be cached (no TTL, too big for a shard, an old connection).
+        let entry = match expires {
+            Some(expires)
+                if bytes <= shard_bytes
+                    && generation == self.generation.load(Ordering::Acquire) =>
+            {
+                Some((expires, Arc::new(record.clone())))
+            }
+            _ => None,
+        };
         let mut shard = lock(self.shard(key));
         let ours = matches!(shard.slots.get(key),
             Some(Slot::Fetching { token: t, .. }) if *t == token);
@@ -622,11 +634,9 @@ impl Tracker {
         }
         // The generation is read again under the lock: a connection lost
         // meanwhile emptied the cache, and this reply must not refill it.
-        let (Some(expires), Some(record), true) = (
-            expires,
-            record,
-            generation == self.generation.load(Ordering::Acquire),
-        ) else {
+        let (Some((expires, record)), true) =
+            (entry, generation == self.generation.load(Ordering::Acquire))
+        else {
             shard.slots.remove(key);
             return;
         };
