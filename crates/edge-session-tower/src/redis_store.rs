@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use edge_session::adapter::MAX_EXPIRES;
+use edge_session::id::GENERATED_LEN;
 use edge_session::redis_wire::{self, ChangeOp};
 use edge_session::store::{decode_fields, record_key};
 use edge_session::{Change, Changes, Cycled, Error, Record, SessionId, SessionStore};
@@ -101,23 +102,24 @@ impl<C> fmt::Debug for RedisStore<C> {
 
 /// A session's key as one command argument, written straight into the
 /// command (no key string per request).
-struct KeyArg<'a>(&'a str, &'a str);
+struct KeyArg<'a>(&'a str, &'a [u8]);
 
 impl ToRedisArgs for KeyArg<'_> {
     fn write_redis_args<W: ?Sized + RedisWrite>(&self, out: &mut W) {
         let mut arg = out.writer_for_next_arg();
         // Writing to the command's own buffer cannot fail.
         let _ = arg.write_all(self.0.as_bytes());
-        let _ = arg.write_all(self.1.as_bytes());
+        let _ = arg.write_all(self.1);
     }
 }
 
 /// `<prefix><id>` written into `buf`, if it fits.
-fn inline_key<'a>(buf: &'a mut [u8], prefix: &str, id: &str) -> Option<&'a str> {
+fn inline_key<'a>(buf: &'a mut [u8], prefix: &str, id: &SessionId) -> Option<&'a str> {
+    let id = id.as_bytes();
     let len = prefix.len() + id.len();
     let out = buf.get_mut(..len)?;
     out[..prefix.len()].copy_from_slice(prefix.as_bytes());
-    out[prefix.len()..].copy_from_slice(id.as_bytes());
+    out[prefix.len()..].copy_from_slice(id);
     // Two strings joined: always UTF-8.
     core::str::from_utf8(out).ok()
 }
@@ -151,6 +153,15 @@ impl ToRedisArgs for ChangeArgs<'_> {
 
     fn num_of_args(&self) -> usize {
         1 + 3 * self.changes.len()
+    }
+}
+
+impl ChangeArgs<'_> {
+    /// About the bytes [`ToRedisArgs::write_redis_args`] writes (a value's
+    /// JSON is guessed at 16 bytes), to size the command up front.
+    fn size_hint(&self) -> usize {
+        let changes: usize = self.changes.iter().map(|(key, _)| key.len() + 18).sum();
+        20 + changes
     }
 }
 
@@ -347,10 +358,19 @@ where
         script: &Lua,
         keys: &(impl ToRedisArgs + Sync),
         args: &(impl ToRedisArgs + Sync),
+        arg_bytes: usize,
     ) -> Result<T, Error> {
         let numkeys = keys.num_of_args();
         let mut conn = self.conn.clone();
-        let reply = redis::cmd("EVALSHA")
+        // Sized up front (`EVALSHA`, the hash, numkeys, the keys, about
+        // `arg_bytes` of arguments): the common write reallocates nothing.
+        let bytes = "EVALSHA".len()
+            + script.hash.len()
+            + 2
+            + numkeys * (self.prefix.len() + GENERATED_LEN)
+            + arg_bytes;
+        let reply = Cmd::with_capacity(3 + numkeys + args.num_of_args(), bytes)
+            .arg("EVALSHA")
             .arg(&script.hash)
             .arg(numkeys)
             .arg(keys)
@@ -443,7 +463,7 @@ where
             // The key on the stack: a hit allocates nothing for it.
             let mut buf = [0u8; 96];
             let owned;
-            let key = match inline_key(&mut buf, &self.prefix, id.as_str()) {
+            let key = match inline_key(&mut buf, &self.prefix, id) {
                 Some(key) => key,
                 None => {
                     owned = self.key(id);
@@ -459,9 +479,9 @@ where
         let mut conn = self.conn.clone();
         // Sized up front: two allocations for the command, not three.
         let reply: Result<Value, _> =
-            redis::Cmd::with_capacity(2, "HGETALL".len() + self.prefix.len() + id.as_str().len())
+            redis::Cmd::with_capacity(2, "HGETALL".len() + self.prefix.len() + id.as_bytes().len())
                 .arg("HGETALL")
-                .arg(KeyArg(&self.prefix, id.as_str()))
+                .arg(KeyArg(&self.prefix, id.as_bytes()))
                 .query_async(&mut conn)
                 .await;
         reply.map_err(load_error).and_then(|hash| record_of(&hash))
@@ -478,12 +498,13 @@ where
         // gets the same cap on both paths, where Redis would refuse the
         // script's `EXPIRE` and overflow `RESTORE`'s deadline.
         let ttl = ttl.min(MAX_EXPIRES);
-        let key = KeyArg(&self.prefix, id.as_str());
+        let key = KeyArg(&self.prefix, id.as_bytes());
         let created = match self.restore(&key, record, ttl).await {
             Ok(Some(created)) => Ok(created),
             Ok(None) => {
                 let args = redis_wire::create_args(record, ttl)?;
-                self.run::<i64>(&self.scripts.create, &key, &args)
+                let bytes = args.iter().map(String::len).sum();
+                self.run::<i64>(&self.scripts.create, &key, &args, bytes)
                     .await
                     .map(|n| n == 1)
             }
@@ -495,14 +516,17 @@ where
 
     async fn save(&self, id: &SessionId, record: &Record, ttl: u64) -> Result<SessionId, Error> {
         let args = redis_wire::create_args(record, ttl)?;
-        let key = KeyArg(&self.prefix, id.as_str());
-        let saved = self.run::<i64>(&self.scripts.save, &key, &args).await;
+        let key = KeyArg(&self.prefix, id.as_bytes());
+        let bytes = args.iter().map(String::len).sum();
+        let saved = self
+            .run::<i64>(&self.scripts.save, &key, &args, bytes)
+            .await;
         self.written(id, false).await;
         saved.map(|_| id.clone())
     }
 
     async fn delete(&self, id: &SessionId) -> Result<(), Error> {
-        let key = KeyArg(&self.prefix, id.as_str());
+        let key = KeyArg(&self.prefix, id.as_bytes());
         let deleted = self.query::<i64>(redis::cmd("DEL").arg(&key)).await;
         self.written(id, deleted.is_ok()).await;
         deleted.map(|_| ())
@@ -514,9 +538,12 @@ where
         changes: &Changes,
         ttl: u64,
     ) -> Result<Option<SessionId>, Error> {
-        let key = KeyArg(&self.prefix, id.as_str());
+        let key = KeyArg(&self.prefix, id.as_bytes());
         let args = ChangeArgs { changes, ttl };
-        let applied = self.run::<i64>(&self.scripts.update, &key, &args).await;
+        let bytes = args.size_hint();
+        let applied = self
+            .run::<i64>(&self.scripts.update, &key, &args, bytes)
+            .await;
         // Removing a key is how many apps log out (`remove("user")`): held
         // like a logout, so no cache anywhere serves the removed key after
         // the client has the answer.
@@ -526,7 +553,7 @@ where
     }
 
     async fn touch(&self, id: &SessionId, ttl: u64) -> Result<Option<SessionId>, Error> {
-        let key = KeyArg(&self.prefix, id.as_str());
+        let key = KeyArg(&self.prefix, id.as_bytes());
         let found = self
             .query::<i64>(redis::cmd("EXPIRE").arg(&key).arg(ttl.max(1)))
             .await;
@@ -541,11 +568,14 @@ where
         changes: &Changes,
         ttl: u64,
     ) -> Result<Cycled, Error> {
-        let old_key = KeyArg(&self.prefix, old.as_str());
+        let old_key = KeyArg(&self.prefix, old.as_bytes());
         if self.atomic_cycle {
-            let keys = (&old_key, KeyArg(&self.prefix, new.as_str()));
+            let keys = (&old_key, KeyArg(&self.prefix, new.as_bytes()));
             let args = ChangeArgs { changes, ttl };
-            let moved = self.run::<i64>(&self.scripts.cycle, &keys, &args).await;
+            let bytes = args.size_hint();
+            let moved = self
+                .run::<i64>(&self.scripts.cycle, &keys, &args, bytes)
+                .await;
             // A login is held like a logout: the old id must not be served
             // from any server's cache once the client has the new one.
             self.written(old, matches!(moved, Ok(1))).await;
@@ -559,7 +589,8 @@ where
         // old record (read and delete in one step: later writes to it find
         // it gone), then create the new one.
         let none: Vec<String> = Vec::new();
-        let fields: Vec<(Vec<u8>, Vec<u8>)> = self.run(&self.scripts.take, &old_key, &none).await?;
+        let fields: Vec<(Vec<u8>, Vec<u8>)> =
+            self.run(&self.scripts.take, &old_key, &none, 0).await?;
         if fields.is_empty() {
             return Ok(Cycled::Gone);
         }
@@ -596,10 +627,10 @@ mod tests {
         let id = SessionId::parse("AAAAAAAAAAAAAAAAAAAAAA").unwrap();
         let mut buf = [0u8; 96];
         for prefix in ["", "session:", "é:", &"p".repeat(74)] {
-            let key = inline_key(&mut buf, prefix, id.as_str());
+            let key = inline_key(&mut buf, prefix, &id);
             assert_eq!(key, Some(record_key(prefix, &id).as_str()), "{prefix}");
         }
-        assert_eq!(inline_key(&mut buf, &"p".repeat(75), id.as_str()), None);
+        assert_eq!(inline_key(&mut buf, &"p".repeat(75), &id), None);
     }
 
     /// The update and cycle scripts get from the native store exactly the

@@ -98,8 +98,9 @@ impl SessionId {
         }
     }
 
-    /// The id's bytes (its text, without the UTF-8 check).
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    /// The id's text as bytes, without [`SessionId::as_str`]'s UTF-8 check
+    /// (what a store writes into a command buffer).
+    pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
             Repr::Generated(text) => text,
             Repr::Other(text) => text.as_bytes(),
