@@ -53,7 +53,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
@@ -68,6 +67,19 @@ use redis::{
 };
 
 const SHARDS: usize = 16;
+
+/// The shard of `key`, from its last 8 bytes: the end of a session id,
+/// random characters the server made (only verified ids reach the store),
+/// so no second hash of the whole key (the shard's map hashes it once).
+fn shard_of(key: &str) -> usize {
+    let bytes = key.as_bytes();
+    let mut tail = [0u8; 8];
+    let end = &bytes[bytes.len().saturating_sub(8)..];
+    tail[..end.len()].copy_from_slice(end);
+    // Fibonacci hashing: the product's top 4 bits pick one of 16.
+    let mixed = u64::from_le_bytes(tail).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    usize::try_from(mixed >> (64 - SHARDS.trailing_zeros())).unwrap_or(0)
+}
 
 /// A fetch's mark older than this is taken over by the next load: its
 /// fetch was dropped mid-way (a live one has answered or timed out by then,
@@ -332,7 +344,6 @@ struct Counters {
 /// The cache and its tracking connection.
 pub(crate) struct Tracker {
     shards: Box<[Mutex<Shard>]>,
-    hasher: RandomState,
     origin: Instant,
     /// When (ns since origin) the newest answered command of the current
     /// generation's tracking connection (a ping, a miss's read) was sent;
@@ -403,7 +414,6 @@ impl Tracker {
             redis::Client::open(info.set_redis_settings(settings)).map_err(Error::store)?;
         let tracker = Arc::new(Tracker {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::new(),
             origin: Instant::now(),
             confirmed: AtomicU64::new(0),
             generation: AtomicU64::new(0),
@@ -430,8 +440,7 @@ impl Tracker {
     }
 
     fn shard(&self, key: &str) -> &Mutex<Shard> {
-        let index = usize::try_from(self.hasher.hash_one(key) % SHARDS as u64).unwrap_or(0);
-        &self.shards[index]
+        &self.shards[shard_of(key)]
     }
 
     /// Whether a hit may be served now.
@@ -927,5 +936,30 @@ async fn heartbeat(tracker: Weak<Tracker>) {
                 .await
                 .is_err(),
         };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SHARDS, shard_of};
+    use edge_session::{SessionConfig, SessionId};
+
+    #[test]
+    fn session_keys_spread_over_every_shard() {
+        const _: () = assert!(SHARDS.is_power_of_two());
+        let rng = SessionConfig::from_secret(&[7; 32]).unwrap().rng();
+        let mut counts = [0usize; SHARDS];
+        for _ in 0..16_000 {
+            let id = SessionId::generate(rng).unwrap();
+            counts[shard_of(&format!("session:{}", id.as_str()))] += 1;
+        }
+        // 1,000 expected per shard; a uniform draw stays well within this.
+        assert!(
+            counts.iter().all(|&n| (800..1200).contains(&n)),
+            "{counts:?}"
+        );
+        for key in ["", "k", "session:"] {
+            assert!(shard_of(key) < SHARDS);
+        }
     }
 }
