@@ -135,6 +135,7 @@ for t in vectors::readme_cookie_format_vectors sign_verify_round_trip axum_route
     b64::tests::the_codec_agrees_with_the_base64_crate \
     a_requests_increments_store_what_it_saw a_requests_changes_store_what_it_saw \
     redis_store::tests::inline_key_is_the_record_key_when_it_fits \
+    redis_cache::tests::session_keys_spread_over_every_shard \
     loads_of_one_session_at_the_same_time_make_one_fill \
     expiry::lifetimes_past_the_year_9999_are_capped_in_the_cookie_and_the_store; do
     require_in_log "$NATIVE" "^test $t \.\.\. ok"
