@@ -413,7 +413,10 @@ where
             return Ok(None);
         };
         let mut conn = self.conn.clone();
-        let reply: Result<(), _> = redis::cmd("RESTORE")
+        // Sized up front: the payload is copied in once, with no growth.
+        let bytes = "RESTORE".len() + self.prefix.len() + key.1.len() + 20 + payload.len();
+        let reply: Result<(), _> = Cmd::with_capacity(4, bytes)
+            .arg("RESTORE")
             .arg(key)
             .arg(ttl.max(1).saturating_mul(1000))
             .arg(payload)
